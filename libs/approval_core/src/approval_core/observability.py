@@ -1,0 +1,34 @@
+"""The one place that sets up logging, tracing and metrics for a service.
+
+Powertools reads the service name, metrics namespace and log level from the function's
+environment (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL),
+which Terraform sets. The Tracer patches boto3, so every AWS call is an X-Ray subsegment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+DEFAULT_NAMESPACE = "ApprovalGate"
+
+
+@dataclass(frozen=True)
+class Observability:
+    logger: Logger
+    tracer: Tracer
+    metrics: Metrics
+
+
+def create(service: str, version: str) -> Observability:
+    logger = Logger(service=service)
+    logger.append_keys(service_version=version)
+    tracer = Tracer(service=service)
+    # No version dimension: alarms on these metrics must survive a release.
+    metrics = Metrics(
+        service=service,
+        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
+    )
+    return Observability(logger=logger, tracer=tracer, metrics=metrics)

@@ -1,0 +1,209 @@
+"""The approval records table: one record per approval, from request to callback.
+
+The same table holds Powertools' idempotency records (key attribute `pk`, TTL attribute
+`expiration`); approval records are keyed `approval#<approval id>` so the two never meet.
+Every state change is a conditional write, so concurrent or repeated deliveries cannot
+move a record twice.
+
+Lifecycle: PENDING (automation requested) -> DECIDED (outcome claimed, callback SENDING)
+-> callback DELIVERED or REFUSED (the workflow was gone).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+KEY_ATTRIBUTE = "pk"
+TTL_ATTRIBUTE = "expiration"
+EXECUTION_INDEX = "by_execution"
+_RECORD_PREFIX = "approval#"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    DECIDED = "DECIDED"
+
+
+class CallbackStatus(enum.StrEnum):
+    SENDING = "SENDING"
+    DELIVERED = "DELIVERED"
+    REFUSED = "REFUSED"
+
+
+@dataclass
+class ApprovalRecord:
+    approval_id: str
+    task_token: str = field(repr=False)  # repr=False: a record printed never shows the token
+    execution_arn: str
+    state_name: str
+    state_entered_time: str
+    requested_at: str
+    requested_epoch: int
+    expiration: int
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    automation_execution_id: str | None = None
+    updated_at: str | None = None
+    outcome: str | None = None
+    decided_at: str | None = None
+    callback: CallbackStatus | None = None
+    callback_error: str | None = None
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return record_key(self.approval_id)
+
+    def to_item(self) -> dict[str, Any]:
+        values = {name: value for name, value in asdict(self).items() if value is not None}
+        values[KEY_ATTRIBUTE] = _RECORD_PREFIX + self.approval_id
+        return {name: _serializer.serialize(value) for name, value in values.items()}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> ApprovalRecord:
+        known = {f.name for f in fields(cls)}
+        values = {
+            name: _deserializer.deserialize(value) for name, value in item.items() if name in known
+        }
+        for name in ("requested_epoch", "expiration"):
+            values[name] = int(values[name])
+        values["status"] = ApprovalStatus(values["status"])
+        if values.get("callback"):
+            values["callback"] = CallbackStatus(values["callback"])
+        return cls(**values)
+
+
+class RecordNotPending(Exception):
+    """The record has left PENDING: a decision was already claimed."""
+
+    def __init__(self, record: ApprovalRecord):
+        super().__init__(f"approval {record.approval_id} is {record.status}")
+        self.record = record
+
+
+def record_key(approval_id: str) -> dict[str, Any]:
+    return {KEY_ATTRIBUTE: {"S": _RECORD_PREFIX + approval_id}}
+
+
+class ApprovalRecords:
+    """Reads and writes approval records; `client` is a boto3 DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str):
+        self._client = client
+        self._table = table_name
+
+    def get(self, approval_id: str) -> ApprovalRecord | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=record_key(approval_id), ConsistentRead=True
+        ).get("Item")
+        return ApprovalRecord.from_item(item) if item else None
+
+    def create_or_refresh(self, record: ApprovalRecord) -> ApprovalRecord:
+        """Store a new PENDING record; for a retry of the same approval, keep the newest
+        task token (a Step Functions retry brings a new one). Raises RecordNotPending when
+        the approval was already decided."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=record.to_item(),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": KEY_ATTRIBUTE},
+            )
+            return record
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+        return self._update(
+            record.approval_id,
+            "SET task_token = :token, updated_at = :now",
+            {":token": record.task_token, ":now": record.requested_at},
+            require_status=ApprovalStatus.PENDING,
+        )
+
+    def set_automation(self, approval_id: str, automation_execution_id: str, now: str) -> None:
+        self._update(
+            approval_id,
+            "SET automation_execution_id = :automation, updated_at = :now",
+            {":automation": automation_execution_id, ":now": now},
+        )
+
+    def claim_decision(self, approval_id: str, outcome: str, now: str) -> ApprovalRecord:
+        """PENDING -> DECIDED with the callback SENDING, once. Raises RecordNotPending for
+        every later claim, carrying the record as it is."""
+        return self._update(
+            approval_id,
+            "SET #status = :decided, outcome = :outcome, decided_at = :now, "
+            "updated_at = :now, callback = :sending",
+            {
+                ":decided": ApprovalStatus.DECIDED.value,
+                ":outcome": outcome,
+                ":now": now,
+                ":sending": CallbackStatus.SENDING.value,
+            },
+            require_status=ApprovalStatus.PENDING,
+        )
+
+    def finish_callback(
+        self, approval_id: str, callback: CallbackStatus, now: str, error: str | None = None
+    ) -> ApprovalRecord:
+        expression = "SET callback = :callback, updated_at = :now"
+        values: dict[str, Any] = {":callback": callback.value, ":now": now}
+        if error:
+            expression += ", callback_error = :error"
+            values[":error"] = error
+        return self._update(approval_id, expression, values)
+
+    def _update(
+        self,
+        approval_id: str,
+        expression: str,
+        values: dict[str, Any],
+        require_status: ApprovalStatus | None = None,
+    ) -> ApprovalRecord:
+        names = {"#pk": KEY_ATTRIBUTE}
+        condition = "attribute_exists(#pk)"
+        if "#status" in expression or require_status:
+            names["#status"] = "status"
+        if require_status:
+            condition += " AND #status = :required"
+            values = {**values, ":required": require_status.value}
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=record_key(approval_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            old = error.response.get("Item")
+            if require_status and old:
+                raise RecordNotPending(ApprovalRecord.from_item(old)) from None
+            raise LookupError(f"no approval record for approval id {approval_id}") from None
+        return ApprovalRecord.from_item(response["Attributes"])
+
+
+def idempotency_store(table_name: str, client: Any = None) -> DynamoDBPersistenceLayer:
+    """Powertools' persistence layer on the records table."""
+    return DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr=KEY_ATTRIBUTE,
+        expiry_attr=TTL_ATTRIBUTE,
+        boto3_client=client,
+    )
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

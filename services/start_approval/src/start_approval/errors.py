@@ -1,0 +1,19 @@
+"""Errors a workflow can Catch: Lambda reports the class name as the error type."""
+
+
+class InvalidApprovalRequest(Exception):
+    """The payload or the function's configuration is wrong; retrying will not help.
+    The message names the field and the fix."""
+
+
+class ApprovalStartThrottled(Exception):
+    """SSM throttled StartAutomationExecution (1 TPS per account and Region): retry with
+    backoff."""
+
+
+class ApprovalConcurrencyLimitExceeded(Exception):
+    """Too many automations are running in the account and Region: retry with backoff."""
+
+
+class ApprovalAlreadyDecided(Exception):
+    """This approval was already decided; its workflow task was answered before."""

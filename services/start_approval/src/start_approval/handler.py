@@ -1,0 +1,61 @@
+"""Lambda entry point: observability, parse, start, reply. The logic is in service.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import (
+    DataclassSerializer,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from approval_core.records import ApprovalRecords, idempotency_store
+from start_approval.automation import ApprovalAutomation
+from start_approval.models import StartedApproval, TaskInvocation
+from start_approval.observability import logger, metrics, tracer
+from start_approval.service import ApprovalStarter
+from start_approval.settings import Settings
+from start_approval.validation import parse_invocation
+
+# Created during initialisation, reused by every invocation of this environment.
+_boto_config = Config(retries={"mode": "standard", "max_attempts": 3})
+_ssm = boto3.client("ssm", config=_boto_config)
+_dynamodb = boto3.client("dynamodb", config=_boto_config)
+
+# The same invocation (same token) answered from the idempotency store: no second write,
+# no second StartAutomationExecution (1 TPS per account).
+_idempotency_config = IdempotencyConfig(expires_after_seconds=3600)
+
+
+@cache
+def _app() -> tuple[Settings, Callable[..., StartedApproval]]:
+    settings = Settings.from_environment()
+    starter = ApprovalStarter(
+        records=ApprovalRecords(_dynamodb, settings.table_name),
+        automation=ApprovalAutomation(_ssm, settings),
+        settings=settings,
+    )
+    start = idempotent_function(
+        data_keyword_argument="invocation",
+        persistence_store=idempotency_store(settings.table_name, _dynamodb),
+        config=_idempotency_config,
+        output_serializer=DataclassSerializer(model=StartedApproval),
+    )(starter.start)
+    return settings, start
+
+
+@logger.inject_lambda_context(log_event=False)  # the event holds the task token
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings, start = _app()
+    invocation: TaskInvocation = parse_invocation(event, settings)
+    logger.set_correlation_id(invocation.approval_id)
+    tracer.put_annotation(key="approval_id", value=invocation.approval_id)
+    _idempotency_config.register_lambda_context(context)
+    return start(invocation=invocation).to_dict()

@@ -1,0 +1,59 @@
+"""Typed input and output of start_approval."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+# Fixed namespace: the approval id of a Task state entry is the same in every retry.
+_APPROVAL_NAMESPACE = uuid.UUID("6f1c2d0e-6b8a-4f7e-9a52-2b1f0c9d7e31")
+
+CONFIRMATION_MESSAGE = (
+    "Approval request has been received. Please review file {file} at the following URL "
+    "to decide whether to approve or deny. URL: {url}"
+)
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What the approvers are asked, with the function's defaults applied."""
+
+    message: str
+    approvers: tuple[str, ...]
+    min_required_approvals: int
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskInvocation:
+    """One invocation by the waitForTaskToken Task state."""
+
+    task_token: str = field(repr=False)  # never printed: the token stays secret
+    execution_arn: str
+    state_name: str
+    state_entered_time: str
+    request: ApprovalRequest
+
+    @property
+    def approval_id(self) -> str:
+        """Derived from the execution and the state's entry, so a retry of the same Task
+        (which may carry a new token) maps to the same approval and the same automation."""
+        name = f"{self.execution_arn}|{self.state_name}|{self.state_entered_time}"
+        return str(uuid.uuid5(_APPROVAL_NAMESPACE, name))
+
+
+@dataclass(frozen=True)
+class StartedApproval:
+    """The function's reply (Step Functions ignores it for waitForTaskToken; it is logged
+    and kept by the idempotency store)."""
+
+    approval_id: str
+    automation_execution_id: str
+    created: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "approval_id": self.approval_id,
+            "automation_execution_id": self.automation_execution_id,
+            "created": self.created,
+        }

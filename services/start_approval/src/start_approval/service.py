@@ -1,0 +1,82 @@
+"""The logic of start_approval: record the approval, then start its automation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from approval_core.records import ApprovalRecord, ApprovalRecords, RecordNotPending
+from start_approval.automation import ApprovalAutomation
+from start_approval.errors import ApprovalAlreadyDecided
+from start_approval.models import StartedApproval, TaskInvocation
+from start_approval.observability import logger, metrics
+from start_approval.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApprovalStarter:
+    def __init__(
+        self,
+        records: ApprovalRecords,
+        automation: ApprovalAutomation,
+        settings: Settings,
+        clock: Callable[[], datetime] = utc_now,
+    ):
+        self._records = records
+        self._automation = automation
+        self._settings = settings
+        self._clock = clock
+
+    def start(self, invocation: TaskInvocation) -> StartedApproval:
+        """The record is written first, so the token is stored before any approver can
+        decide; the automation's ClientToken makes a retried start reuse the automation."""
+        now = self._clock()
+        approval_id = invocation.approval_id
+        requested_epoch = int(now.timestamp())
+        record = ApprovalRecord(
+            approval_id=approval_id,
+            task_token=invocation.task_token,
+            execution_arn=invocation.execution_arn,
+            state_name=invocation.state_name,
+            state_entered_time=invocation.state_entered_time,
+            requested_at=now.isoformat(),
+            requested_epoch=requested_epoch,
+            expiration=requested_epoch
+            + self._settings.approval_timeout_seconds
+            + self._settings.record_retention_days * 86400,
+        )
+        try:
+            stored = self._records.create_or_refresh(record)
+        except RecordNotPending as decided:
+            raise ApprovalAlreadyDecided(
+                f"Approval {approval_id} of this Task state entry was already decided "
+                f"({decided.record.outcome}): its workflow task was answered before. Start a "
+                "new execution to ask again."
+            ) from None
+        created = stored is record
+
+        automation_execution_id = self._automation.start(approval_id, invocation.request)
+        if stored.automation_execution_id != automation_execution_id:
+            self._records.set_automation(approval_id, automation_execution_id, now.isoformat())
+
+        if created:
+            metrics.add_metric(name="ApprovalsRequested", unit="Count", value=1)
+        logger.info(
+            "Approval requested" if created else "Approval request retried",
+            extra={
+                "approval_id": approval_id,
+                "automation_execution_id": automation_execution_id,
+                "execution_arn": invocation.execution_arn,
+                "state_name": invocation.state_name,
+                "approvers": list(invocation.request.approvers),
+                "min_required_approvals": invocation.request.min_required_approvals,
+            },
+        )
+        return StartedApproval(
+            approval_id=approval_id,
+            automation_execution_id=automation_execution_id,
+            created=created,
+        )

@@ -1,0 +1,139 @@
+"""Turns the Task state's payload into a TaskInvocation, or raises InvalidApprovalRequest
+with a message that names the field and the fix. Nothing is stored or started before this
+has passed.
+
+The structure is checked against payload.schema.json (compiled once with fastjsonschema,
+the engine behind Powertools' validation utility); the rules that span fields (quorum,
+defaults from the environment, the formatted message's length) are checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import fastjsonschema
+
+from start_approval.errors import InvalidApprovalRequest
+from start_approval.models import CONFIRMATION_MESSAGE, ApprovalRequest, TaskInvocation
+from start_approval.settings import Settings
+
+MAX_MESSAGE_LENGTH = 4096
+_DEFAULT_APPROVERS_FIELD = "DEFAULT_APPROVERS (function environment)"
+
+
+@cache
+def payload_schema() -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath("payload.schema.json").read_text())
+
+
+@cache
+def _validator():
+    return fastjsonschema.compile(payload_schema())
+
+
+def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
+    try:
+        _validator()(event)
+    except fastjsonschema.JsonSchemaValueException as error:
+        raise InvalidApprovalRequest(_explain(error)) from None
+
+    request = event["request"]
+    approvers = tuple(request.get("approvers") or settings.default_approvers)
+    approvers_field = "request.approvers" if request.get("approvers") else _DEFAULT_APPROVERS_FIELD
+    if not approvers:
+        raise InvalidApprovalRequest(
+            "request.approvers is missing and the function has no DEFAULT_APPROVERS: list 1 "
+            "to 10 IAM principals in request.approvers."
+        )
+    if "approvers" not in request:
+        _check_default_approvers(approvers)
+
+    quorum = request.get("min_required_approvals", settings.default_min_required_approvals)
+    if quorum > len(approvers):
+        raise InvalidApprovalRequest(
+            f"request.min_required_approvals is {quorum} but {approvers_field} lists only "
+            f"{len(approvers)} approver(s): lower min_required_approvals to at most "
+            f"{len(approvers)} or add approvers."
+        )
+
+    return TaskInvocation(
+        task_token=event["task_token"],
+        execution_arn=event["execution_arn"],
+        state_name=event["state_name"],
+        state_entered_time=event["state_entered_time"],
+        request=ApprovalRequest(
+            message=_message(request),
+            approvers=approvers,
+            min_required_approvals=quorum,
+            description=request.get("description"),
+        ),
+    )
+
+
+def _message(request: dict[str, Any]) -> str:
+    if "message" in request:
+        return request["message"]
+    if "confirmation_url" in request:
+        message = CONFIRMATION_MESSAGE.format(
+            file=request["confirmation_file"], url=request["confirmation_url"]
+        )
+        if len(message) > MAX_MESSAGE_LENGTH:
+            raise InvalidApprovalRequest(
+                f"request.confirmation_url and request.confirmation_file make a message of "
+                f"{len(message)} characters: aws:approve takes at most {MAX_MESSAGE_LENGTH}; "
+                "shorten them."
+            )
+        return message
+    raise InvalidApprovalRequest(
+        "request.message is missing: give the approvers a message (1 to 4096 characters), "
+        "or confirmation_url and confirmation_file."
+    )
+
+
+def _check_default_approvers(approvers: tuple[str, ...]) -> None:
+    """Defaults come from Terraform, which validates them too; a hand-edited environment
+    gets the same checks as a request, named after the variable."""
+    item_schema = payload_schema()["properties"]["request"]["properties"]["approvers"]
+    pattern = re.compile(item_schema["items"]["pattern"])
+    problems = []
+    if len(approvers) > item_schema["maxItems"]:
+        problems.append(f"lists {len(approvers)} principals, at most 10 may approve")
+    if len(set(approvers)) != len(approvers):
+        problems.append("lists a principal twice")
+    problems += [f"{a!r} is not an IAM principal" for a in approvers if not pattern.match(a)]
+    if problems:
+        raise InvalidApprovalRequest(
+            f"{_DEFAULT_APPROVERS_FIELD} {'; '.join(problems)}: "
+            f"{item_schema['items']['description']}"
+        )
+
+
+def _explain(error: fastjsonschema.JsonSchemaValueException) -> str:
+    """'data.request.approvers must contain less than or equal to 10 items' becomes
+    'request.approvers must contain ... items: <how to fix it, from the schema>'."""
+    field = error.name.removeprefix("data").lstrip(".") or "the payload"
+    problem = error.message.removeprefix(error.name).strip()
+    if error.rule == "required":
+        missing = error.message.split("[")[-1].rstrip("]").replace("'", "").split(", ")
+        field = ".".join(filter(None, [field if field != "the payload" else "", missing[0]]))
+        problem = "is missing"
+        hint = _description_of(field)
+    elif error.rule == "dependencies":
+        problem = "needs both confirmation_url and confirmation_file"
+        hint = "Give both, or a message instead."
+    else:
+        hint = (error.definition or {}).get("description", "")
+    if error.rule == "pattern" and isinstance(error.value, str) and field != "task_token":
+        problem = f"is {error.value!r}, which is not allowed"
+    return f"{field} {problem}: {hint}".rstrip(": ")
+
+
+def _description_of(field: str) -> str:
+    node: dict[str, Any] = payload_schema()
+    for part in field.split("."):
+        node = node.get("properties", {}).get(part, {})
+    return node.get("description", "")
