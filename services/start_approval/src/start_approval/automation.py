@@ -29,7 +29,10 @@ def automation_parameters(
         request.message[i : i + PARAMETER_LIMIT]
         for i in range(0, len(request.message), PARAMETER_LIMIT)
     ]
-    parameters.update({name: [chunk] for name, chunk in zip(MESSAGE_PARAMETERS, chunks, strict=False)})
+    # At most 8 chunks: the request's message is validated to 4096 characters.
+    parameters.update(
+        {name: [chunk] for name, chunk in zip(MESSAGE_PARAMETERS, chunks, strict=False)}
+    )
     if settings.automation_assume_role_arn:
         parameters["AutomationAssumeRole"] = [settings.automation_assume_role_arn]
     if request.description:

@@ -1,0 +1,263 @@
+"""receive_result against moto + the sandbox's SSM Automation: a real waiting execution is
+answered once, with the decision read from SSM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import sandbox
+from receive_result.errors import MalformedEvent, UnexpectedEvent
+
+
+@pytest.fixture
+def started(gate, start_handler, context):
+    """Starts a workflow whose approval waits; returns (workflow, start reply)."""
+
+    def start(**request):
+        body = {"message": "Ship it?", "approvers": [gate.principal("alice")]} | request
+        workflow = gate.start_workflow(body)
+        return workflow, start_handler(workflow.payload, context)
+
+    return start
+
+
+def deliver_all(gate, receive_handler, context) -> list[dict]:
+    return [receive_handler(event, context) for event in gate.result_events()]
+
+
+def test_an_approval_resumes_the_workflow_with_the_decision_and_comment(
+    gate, started, receive_handler, context
+):
+    workflow, reply = started()
+    gate.signal("alice", reply["automation_execution_id"], "Approve", comment="looks good")
+
+    results = deliver_all(gate, receive_handler, context)
+    assert [r["callback"] for r in results] == ["DELIVERED"]
+
+    execution = gate.execution(workflow.execution_arn)
+    assert execution["status"] == "SUCCEEDED"
+    approval = json.loads(execution["output"])["approval"]
+    assert approval["decision"] == "Approved"
+    assert approval["is_approved"] is True
+    assert approval["approval_id"] == reply["approval_id"]
+    assert approval["automation_execution_id"] == reply["automation_execution_id"]
+    assert approval["decided_by"] == [
+        {
+            "approver": gate.principal("alice"),
+            "decision": "Approve",
+            "comment": "looks good",
+            "decided_at": approval["decided_by"][0]["decided_at"],
+        }
+    ]
+    record = gate.record(reply["approval_id"])
+    assert (record["status"]["S"], record["outcome"]["S"], record["callback"]["S"]) == (
+        "DECIDED",
+        "Approved",
+        "DELIVERED",
+    )
+
+
+@pytest.mark.parametrize("rejection_status", ["Failed", "Success"])
+def test_a_rejection_resumes_the_workflow_as_rejected_whatever_status_ssm_gives(
+    gate, started, receive_handler, context, rejection_status
+):
+    sandbox.settings.rejection_status = rejection_status
+    workflow, reply = started()
+    gate.signal("alice", reply["automation_execution_id"], "Reject", comment="not today")
+
+    deliver_all(gate, receive_handler, context)
+    approval = json.loads(gate.execution(workflow.execution_arn)["output"])["approval"]
+    assert (approval["decision"], approval["is_approved"]) == ("Rejected", False)
+    assert approval["decided_by"][0]["comment"] == "not today"
+
+
+def test_two_of_three_approvers_make_a_quorum(gate, started, receive_handler, context):
+    approvers = [gate.principal(name) for name in ("alice", "bob", "carol")]
+    workflow, reply = started(approvers=approvers, min_required_approvals=2)
+
+    gate.signal("alice", reply["automation_execution_id"], "Approve")
+    assert deliver_all(gate, receive_handler, context) == []  # one approval is not enough
+    assert gate.execution(workflow.execution_arn, settle=0)["status"] == "RUNNING"
+
+    gate.signal("carol", reply["automation_execution_id"], "Approve", comment="ok")
+    deliver_all(gate, receive_handler, context)
+    approval = json.loads(gate.execution(workflow.execution_arn)["output"])["approval"]
+    assert approval["is_approved"] is True
+    assert {d["approver"] for d in approval["decided_by"]} == {approvers[0], approvers[2]}
+
+
+def test_an_expired_approval_fails_the_task_with_approval_expired(
+    gate, started, receive_handler, context
+):
+    workflow, _ = started()
+    sandbox.clock.advance(3601)
+    sandbox.ssm_automation.expire_due()
+
+    deliver_all(gate, receive_handler, context)
+    execution = gate.execution(workflow.execution_arn)
+    assert execution["status"] == "FAILED"
+    history = gate.sfn.get_execution_history(executionArn=workflow.execution_arn)["events"]
+    failure = next(e for e in history if e["type"] == "TaskFailed")["taskFailedEventDetails"]
+    assert failure["error"] == "Approval.Expired"
+    assert "timed out" in failure["cause"]
+
+
+def test_a_stopped_automation_fails_the_task_with_approval_cancelled(
+    gate, started, receive_handler, context
+):
+    workflow, reply = started()
+    gate.ssm.stop_automation_execution(AutomationExecutionId=reply["automation_execution_id"])
+
+    deliver_all(gate, receive_handler, context)
+    history = gate.sfn.get_execution_history(executionArn=workflow.execution_arn)["events"]
+    failure = next(e for e in history if e["type"] == "TaskFailed")["taskFailedEventDetails"]
+    assert failure["error"] == "Approval.Cancelled"
+
+
+def test_a_duplicated_event_gives_one_callback(gate, started, receive_handler, context):
+    workflow, reply = started()
+    gate.signal("alice", reply["automation_execution_id"], "Approve")
+    [event] = gate.result_events()
+
+    first = receive_handler(event, context)
+    again = receive_handler(event, context)
+    assert first["callback"] == "DELIVERED"
+    assert again == first  # answered from the idempotency store
+    history = gate.sfn.get_execution_history(executionArn=workflow.execution_arn)["events"]
+    assert [e["type"] for e in history].count("TaskSucceeded") == 1
+
+
+def test_a_duplicate_past_the_idempotency_store_is_stopped_by_the_record(
+    gate, started, receive_handler, context
+):
+    _, reply = started()
+    gate.signal("alice", reply["automation_execution_id"], "Approve")
+    [event] = gate.result_events()
+    receive_handler(event, context)
+    for item in gate.table_items():  # the idempotency records expire or are lost
+        if not item["pk"]["S"].startswith("approval#"):
+            gate.dynamodb.delete_item(TableName="approval-gate-records", Key={"pk": item["pk"]})
+
+    assert receive_handler(event, context)["callback"] == "DUPLICATE"
+
+
+def test_a_callback_refused_because_the_workflow_is_gone_is_recorded_not_retried(
+    gate, started, receive_handler, context
+):
+    workflow, reply = started()
+    # The workflow's task is answered elsewhere: its token is closed.
+    gate.sfn.send_task_success(taskToken=workflow.payload["task_token"], output="{}")
+    gate.signal("alice", reply["automation_execution_id"], "Approve")
+
+    [result] = deliver_all(gate, receive_handler, context)
+    assert result["callback"] == "REFUSED"
+    record = gate.record(reply["approval_id"])
+    assert record["callback"]["S"] == "REFUSED"
+    assert record["callback_error"]["S"] in {"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"}
+
+
+def test_a_transient_callback_error_raises_and_the_retry_delivers_once(
+    gate, started, receive_handler, context
+):
+    workflow, reply = started()
+    gate.signal("alice", reply["automation_execution_id"], "Approve")
+    [event] = gate.result_events()
+
+    sandbox.faults.inject(
+        "stepfunctions", "SendTaskSuccess", "ServiceUnavailable", status=503, times=3
+    )
+    with pytest.raises(Exception, match="ServiceUnavailable"):
+        receive_handler(event, context)
+    assert gate.record(reply["approval_id"])["callback"]["S"] == "SENDING"
+
+    assert receive_handler(event, context)["callback"] == "DELIVERED"
+    assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
+
+
+def test_a_forged_event_does_not_resume_the_workflow(gate, started, receive_handler, context):
+    workflow, reply = started()
+    forged = {
+        "id": "forged-1",
+        "source": "aws.ssm",
+        "detail-type": "EC2 Automation Step Status-change Notification",
+        "detail": {
+            "ExecutionId": reply["automation_execution_id"],
+            "Definition": "ApprovalGate-Approval",
+            "StepName": "Approve",
+            "Action": "aws:approve",
+            "Status": "Success",
+        },
+    }
+    assert receive_handler(forged, context)["status"] == "IGNORED"
+    assert gate.execution(workflow.execution_arn, settle=0)["status"] == "RUNNING"
+    assert gate.record(reply["approval_id"])["status"]["S"] == "PENDING"
+
+    # The real decision still goes through afterwards.
+    gate.signal("alice", reply["automation_execution_id"], "Reject")
+    deliver_all(gate, receive_handler, context)
+    assert json.loads(gate.execution(workflow.execution_arn)["output"])["approval"]["decision"] == (
+        "Rejected"
+    )
+
+
+def test_an_automation_not_started_by_the_gate_is_ignored(gate, receive_handler, context):
+    event = {
+        "source": "aws.ssm",
+        "detail-type": "EC2 Automation Step Status-change Notification",
+        "detail": {
+            "ExecutionId": "00000000-0000-0000-0000-000000000000",
+            "Definition": "ApprovalGate-Approval",
+            "StepName": "Approve",
+            "Action": "aws:approve",
+            "Status": "Success",
+        },
+    }
+    assert receive_handler(event, context)["status"] == "IGNORED"
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ([], "not a JSON object"),
+        ({"source": "aws.ec2", "detail-type": "x"}, "source 'aws.ec2'"),
+        (
+            {"source": "aws.ssm", "detail-type": "EC2 Automation Step Status-change Notification"},
+            "detail is missing",
+        ),
+        (
+            {
+                "source": "aws.ssm",
+                "detail-type": "EC2 Automation Step Status-change Notification",
+                "detail": {"Definition": "ApprovalGate-Approval", "Status": "Success"},
+            },
+            "detail.ExecutionId",
+        ),
+    ],
+)
+def test_a_malformed_event_raises_and_logs_what_was_wrong(
+    gate, receive_handler, context, capfd, event, problem
+):
+    with pytest.raises(MalformedEvent, match=problem):
+        receive_handler(event, context)
+    logged = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"level"' in line]
+    assert any(
+        entry["message"] == "Malformed event" and problem in entry["problem"] for entry in logged
+    )
+
+
+def test_an_event_of_another_document_is_refused(gate, receive_handler, context):
+    event = {
+        "source": "aws.ssm",
+        "detail-type": "EC2 Automation Step Status-change Notification",
+        "detail": {
+            "ExecutionId": "abc",
+            "Definition": "SomeoneElsesDocument",
+            "StepName": "Approve",
+            "Action": "aws:approve",
+            "Status": "Success",
+        },
+    }
+    with pytest.raises(UnexpectedEvent, match="fix the EventBridge rule"):
+        receive_handler(event, context)
