@@ -25,7 +25,9 @@ class Observability:
 def create(service: str, version: str) -> Observability:
     logger = Logger(service=service)
     logger.append_keys(service_version=version)
-    tracer = Tracer(service=service)
+    # Only botocore is patched: every AWS call is a subsegment, and no other library
+    # (requests, httplib, sqlite3...) is imported just to be patched.
+    tracer = Tracer(service=service, patch_modules=("botocore",))
     # No version dimension: alarms on these metrics must survive a release.
     metrics = Metrics(
         service=service,
