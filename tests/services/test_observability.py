@@ -21,7 +21,9 @@ def flow() -> dict:
         **os.environ,
         "AWS_LAMBDA_FUNCTION_NAME": "approval-gate",
         "LAMBDA_TASK_ROOT": str(REPO),
-        "_X_AMZN_TRACE_ID": "Root=1-6747f000-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
+        "_X_AMZN_TRACE_ID": (
+            "Root=1-6747f000-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
+        ),
         "POWERTOOLS_TRACE_DISABLED": "false",
         "PYTHONPATH": os.pathsep.join(
             str(REPO / p)

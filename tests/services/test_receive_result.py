@@ -111,9 +111,11 @@ def test_a_stopped_automation_fails_the_task_with_approval_cancelled(
     gate.ssm.stop_automation_execution(AutomationExecutionId=reply["automation_execution_id"])
 
     deliver_all(gate, receive_handler, context)
+    assert gate.execution(workflow.execution_arn)["status"] == "FAILED"
     history = gate.sfn.get_execution_history(executionArn=workflow.execution_arn)["events"]
     failure = next(e for e in history if e["type"] == "TaskFailed")["taskFailedEventDetails"]
     assert failure["error"] == "Approval.Cancelled"
+    assert "stopped" in failure["cause"]
 
 
 def test_a_duplicated_event_gives_one_callback(gate, started, receive_handler, context):
@@ -237,13 +239,13 @@ def test_an_automation_not_started_by_the_gate_is_ignored(gate, receive_handler,
     ],
 )
 def test_a_malformed_event_raises_and_logs_what_was_wrong(
-    gate, receive_handler, context, capfd, event, problem
+    gate, receive_handler, context, caplog, event, problem
 ):
     with pytest.raises(MalformedEvent, match=problem):
         receive_handler(event, context)
-    logged = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"level"' in line]
     assert any(
-        entry["message"] == "Malformed event" and problem in entry["problem"] for entry in logged
+        record.getMessage() == "Malformed event" and problem in record.problem
+        for record in caplog.records
     )
 
 

@@ -6,14 +6,13 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import (
     DataclassSerializer,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
+from approval_core.clients import client
 from approval_core.records import ApprovalRecords, idempotency_store
 from receive_result.automation import ApprovalAutomation
 from receive_result.callbacks import WorkflowCallbacks
@@ -24,10 +23,9 @@ from receive_result.service import ResultReceiver
 from receive_result.settings import Settings
 
 # Created during initialisation, reused by every invocation of this environment.
-_boto_config = Config(retries={"mode": "standard", "max_attempts": 3})
-_ssm = boto3.client("ssm", config=_boto_config)
-_dynamodb = boto3.client("dynamodb", config=_boto_config)
-_stepfunctions = boto3.client("stepfunctions", config=_boto_config)
+_ssm = client("ssm")
+_dynamodb = client("dynamodb")
+_stepfunctions = client("stepfunctions")
 
 # Every delivery of one approval's decision (duplicate events, retries, other events of
 # the same automation) shares one idempotency key: the approval id.

@@ -6,14 +6,13 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import (
     DataclassSerializer,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
+from approval_core.clients import client
 from approval_core.records import ApprovalRecords, idempotency_store
 from start_approval.automation import ApprovalAutomation
 from start_approval.models import StartedApproval, TaskInvocation
@@ -23,9 +22,8 @@ from start_approval.settings import Settings
 from start_approval.validation import parse_invocation
 
 # Created during initialisation, reused by every invocation of this environment.
-_boto_config = Config(retries={"mode": "standard", "max_attempts": 3})
-_ssm = boto3.client("ssm", config=_boto_config)
-_dynamodb = boto3.client("dynamodb", config=_boto_config)
+_ssm = client("ssm")
+_dynamodb = client("dynamodb")
 
 # The same invocation (same token) answered from the idempotency store: no second write,
 # no second StartAutomationExecution (1 TPS per account).
