@@ -1,5 +1,6 @@
 """The fake AWS identity and the functions' environment of every test, set before any boto3
 client exists (the handlers create theirs when imported)."""
+
 import os
 
 import moto  # noqa: F401  (imported first, so every boto3 client is routed to moto)

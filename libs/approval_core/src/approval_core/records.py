@@ -1,7 +1,8 @@
 """The approval records table: one record per approval, from request to callback.
 
-The same table holds Powertools' idempotency records (key attribute `pk`, TTL attribute
-`expiration`); approval records are keyed `approval#<approval id>` so the two never meet.
+The same table holds Powertools' idempotency records (approval_core.idempotency; key
+attribute `pk`, TTL attribute `expiration`); approval records are keyed
+`approval#<approval id>` so the two never meet.
 Every state change is a conditional write, so concurrent or repeated deliveries cannot
 move a record twice.
 
@@ -15,7 +16,6 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
@@ -193,16 +193,6 @@ class ApprovalRecords:
                 raise RecordNotPending(ApprovalRecord.from_item(old)) from None
             raise LookupError(f"no approval record for approval id {approval_id}") from None
         return ApprovalRecord.from_item(response["Attributes"])
-
-
-def idempotency_store(table_name: str, client: Any = None) -> DynamoDBPersistenceLayer:
-    """Powertools' persistence layer on the records table."""
-    return DynamoDBPersistenceLayer(
-        table_name=table_name,
-        key_attr=KEY_ATTRIBUTE,
-        expiry_attr=TTL_ATTRIBUTE,
-        boto3_client=client,
-    )
 
 
 def _condition_failed(error: ClientError) -> bool:

@@ -6,14 +6,12 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import (
-    DataclassSerializer,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approval_core.clients import client
-from approval_core.records import ApprovalRecords, idempotency_store
+from approval_core.idempotency import idempotent
+from approval_core.records import ApprovalRecords
 from receive_result.automation import ApprovalAutomation
 from receive_result.callbacks import WorkflowCallbacks
 from receive_result.errors import MalformedEvent, UnexpectedEvent
@@ -43,12 +41,14 @@ def _app() -> tuple[ResultReceiver, Callable[..., Delivery]]:
         callbacks=WorkflowCallbacks(_stepfunctions),
         settings=settings,
     )
-    deliver = idempotent_function(
-        data_keyword_argument="decision",
-        persistence_store=idempotency_store(settings.table_name, _dynamodb),
+    deliver = idempotent(
+        receiver.deliver,
+        argument="decision",
+        result_type=Delivery,
+        table_name=settings.table_name,
+        client=_dynamodb,
         config=_idempotency_config,
-        output_serializer=DataclassSerializer(model=Delivery),
-    )(receiver.deliver)
+    )
     return receiver, deliver
 
 

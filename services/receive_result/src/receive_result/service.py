@@ -4,10 +4,11 @@ exactly once."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from approval_core.clock import utc_now
 from approval_core.records import ApprovalRecords, CallbackStatus, RecordNotPending
 from receive_result.automation import ApprovalAutomation
 from receive_result.callbacks import CallbackRefused, WorkflowCallbacks
@@ -15,10 +16,6 @@ from receive_result.errors import UnexpectedEvent
 from receive_result.models import APPROVE_ACTION, Decision, Delivery, StepStatusEvent
 from receive_result.observability import logger, metrics
 from receive_result.settings import Settings
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ResultReceiver:

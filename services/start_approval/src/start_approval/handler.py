@@ -6,14 +6,12 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import (
-    DataclassSerializer,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approval_core.clients import client
-from approval_core.records import ApprovalRecords, idempotency_store
+from approval_core.idempotency import idempotent
+from approval_core.records import ApprovalRecords
 from start_approval.automation import ApprovalAutomation
 from start_approval.models import StartedApproval, TaskInvocation
 from start_approval.observability import logger, metrics, tracer
@@ -38,12 +36,14 @@ def _app() -> tuple[Settings, Callable[..., StartedApproval]]:
         automation=ApprovalAutomation(_ssm, settings),
         settings=settings,
     )
-    start = idempotent_function(
-        data_keyword_argument="invocation",
-        persistence_store=idempotency_store(settings.table_name, _dynamodb),
+    start = idempotent(
+        starter.start,
+        argument="invocation",
+        result_type=StartedApproval,
+        table_name=settings.table_name,
+        client=_dynamodb,
         config=_idempotency_config,
-        output_serializer=DataclassSerializer(model=StartedApproval),
-    )(starter.start)
+    )
     return settings, start
 
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from approval_core.clock import utc_now
 from approval_core.records import ApprovalRecord, ApprovalRecords, RecordNotPending
 from start_approval.automation import ApprovalAutomation
 from start_approval.errors import ApprovalAlreadyDecided
 from start_approval.models import StartedApproval, TaskInvocation
 from start_approval.observability import logger, metrics
 from start_approval.settings import Settings
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ApprovalStarter:

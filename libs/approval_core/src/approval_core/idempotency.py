@@ -1,0 +1,49 @@
+"""Powertools idempotency on the approval records table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import (
+    DataclassSerializer,
+)
+
+from approval_core.records import KEY_ATTRIBUTE, TTL_ATTRIBUTE
+
+Result = TypeVar("Result")
+
+
+def idempotency_store(table_name: str, client: Any = None) -> DynamoDBPersistenceLayer:
+    """Powertools' persistence layer on the records table (its keys never collide with
+    the approval records')."""
+    return DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr=KEY_ATTRIBUTE,
+        expiry_attr=TTL_ATTRIBUTE,
+        boto3_client=client,
+    )
+
+
+def idempotent(
+    function: Callable[..., Result],
+    *,
+    argument: str,
+    result_type: type[Result],
+    table_name: str,
+    client: Any,
+    config: IdempotencyConfig,
+) -> Callable[..., Result]:
+    """`function` answered once per distinct `argument` (a dataclass, passed by keyword);
+    repeats get the stored `result_type` back."""
+    return idempotent_function(
+        data_keyword_argument=argument,
+        persistence_store=idempotency_store(table_name, client),
+        config=config,
+        output_serializer=DataclassSerializer(model=result_type),
+    )(function)
