@@ -1,0 +1,69 @@
+output "state_machine_arn" {
+  description = "ARN of the approval state machine."
+  value       = module.approval_gate.state_machine_arn
+}
+
+output "state_machine_input_example" {
+  description = "A ready-to-use execution input (JSON)."
+  value       = module.approval_gate.state_machine_input_example
+}
+
+output "start_execution_command" {
+  description = "AWS CLI command that starts an execution with the example input."
+  value       = module.approval_gate.start_execution_command
+}
+
+output "start_approval_alias_arn" {
+  description = "ARN of the start_approval alias."
+  value       = module.approval_gate.start_approval_alias_arn
+}
+
+output "receive_result_alias_arn" {
+  description = "ARN of the receive_result alias."
+  value       = module.approval_gate.receive_result_alias_arn
+}
+
+output "approvals_table_name" {
+  description = "Name of the approval records table."
+  value       = module.approval_gate.approvals_table_name
+}
+
+output "notification_topic_arn" {
+  description = "ARN of the notification topic."
+  value       = module.approval_gate.notification_topic_arn
+}
+
+output "document_name" {
+  description = "Name of the SSM Automation approval document."
+  value       = module.approval_gate.document_name
+}
+
+output "event_rule_name" {
+  description = "Name of the EventBridge rule that delivers results."
+  value       = module.approval_gate.event_rule_name
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the dead-letter queue of undelivered results."
+  value       = module.approval_gate.dead_letter_queue_url
+}
+
+output "state_machine_name" {
+  description = "Name of the approval state machine."
+  value       = module.approval_gate.state_machine_name
+}
+
+output "start_approval_function_name" {
+  description = "Name of the start_approval function."
+  value       = module.approval_gate.start_approval_function_name
+}
+
+output "receive_result_function_name" {
+  description = "Name of the receive_result function."
+  value       = module.approval_gate.receive_result_function_name
+}
+
+output "automation_role_arn" {
+  description = "ARN of the role the automation runs as."
+  value       = module.approval_gate.automation_role_arn
+}

@@ -1,0 +1,667 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.id # `.name` is deprecated in provider 6.x, `.region` unknown to 5.x
+  account_id = data.aws_caller_identity.current.account_id
+
+  document_name        = coalesce(var.document_name, "${var.name_prefix}-approval")
+  topic_name           = coalesce(var.notification_topic_name, "Automation-${var.name_prefix}")
+  automation_role_name = coalesce(var.automation_role_name, "${var.name_prefix}-automation-${local.region}")
+  state_machine_name   = coalesce(var.state_machine_name, var.name_prefix)
+  table_name           = "${var.name_prefix}-approvals"
+  queue_name           = "${var.name_prefix}-approval-events-dlq"
+  rule_name            = "${var.name_prefix}-approval-result"
+
+  start_approval_function_name = "${var.name_prefix}-start-approval"
+  receive_result_function_name = "${var.name_prefix}-receive-result"
+  state_machine_log_group_name = "/aws/vendedlogs/states/${local.state_machine_name}"
+
+  # Known before apply, so policies can name them without dependency cycles.
+  rule_arn          = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
+  state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
+
+  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  # Known at plan time (unlike the created key's ARN); false only in the refused case
+  # (create_kms_key = false without kms_key_arn), so the precondition on the topic speaks.
+  kms_key_given = var.create_kms_key || var.kms_key_arn != null
+
+  # The Task waits a little longer than the approval itself, so an expiry reaches the
+  # workflow as Approval.Expired rather than States.Timeout.
+  task_timeout_seconds = var.approval_timeout_seconds + var.task_timeout_margin_seconds
+
+  tags = merge(var.tags, { ApprovalGate = var.name_prefix })
+
+  # Like the original stack's StepFunctionsInputExample, in the gate's request format.
+  input_example = jsonencode({
+    confirmation_url       = "https://example.com/releases/2024-06-01/"
+    confirmation_file      = "release-notes.html"
+    approvers              = var.approvers
+    min_required_approvals = var.min_required_approvals
+    description            = "Approval requested by ${local.state_machine_name}"
+  })
+}
+
+################################################################################
+# KMS key: topic, dead-letter queue, table, log groups, function environments
+################################################################################
+
+data "aws_iam_policy_document" "kms" {
+  count = var.create_kms_key ? 1 : 0
+
+  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only; the account root statement delegates to IAM as AWS recommends.
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only; the account root statement delegates to IAM as AWS recommends.
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only.
+  statement {
+    sid       = "AccountAdministersKeyThroughIam"
+    effect    = "Allow"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid    = "CloudWatchLogsEncryptsTheGateLogGroups"
+    effect = "Allow"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:Describe*",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values = [
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.start_approval_function_name}",
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.receive_result_function_name}",
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.state_machine_log_group_name}",
+      ]
+    }
+  }
+
+  statement {
+    # EventBridge writes undeliverable result events to the encrypted dead-letter queue.
+    sid       = "EventBridgeWritesToDeadLetterQueue"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.rule_arn]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  description             = "Approval gate ${var.name_prefix}: topic, queue, table, logs and function environments."
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_key_deletion_window_in_days
+  policy                  = data.aws_iam_policy_document.kms[0].json
+  tags                    = local.tags
+}
+
+resource "aws_kms_alias" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  name          = "alias/${var.name_prefix}"
+  target_key_id = aws_kms_key.this[0].key_id
+}
+
+################################################################################
+# Notification topic (its name must start with "Automation") and subscriptions
+################################################################################
+
+resource "aws_sns_topic" "notification" {
+  name              = local.topic_name
+  display_name      = "Approval requests (${var.name_prefix})"
+  kms_master_key_id = local.kms_key_arn
+  tags              = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.kms_key_given
+      error_message = "Set kms_key_arn when create_kms_key is false: every resource of the gate is encrypted with a customer managed key."
+    }
+  }
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each = toset(var.notification_emails)
+
+  topic_arn = aws_sns_topic.notification.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+################################################################################
+# SSM Automation document and the role it runs as
+################################################################################
+
+resource "aws_ssm_document" "approval" {
+  name            = local.document_name
+  document_type   = "Automation"
+  document_format = "YAML"
+  version_name    = var.document_version_name
+  content = templatefile("${path.module}/templates/approval_document.yaml.tftpl", {
+    timeout_seconds = var.approval_timeout_seconds
+  })
+  tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.min_required_approvals <= length(var.approvers)
+      error_message = "min_required_approvals (${var.min_required_approvals}) must not exceed the number of approvers (${length(var.approvers)})."
+    }
+  }
+}
+
+data "aws_iam_policy_document" "automation_assume" {
+  statement {
+    sid     = "SsmAutomationAssumes"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ssm.amazonaws.com"]
+    }
+
+    # Confused-deputy protection, as the Automation documentation recommends.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "automation" {
+  name                 = local.automation_role_name
+  description          = "Role the approval automation ${local.document_name} runs as (lets it wait longer than 12 hours and notify)."
+  assume_role_policy   = data.aws_iam_policy_document.automation_assume.json
+  permissions_boundary = var.role_permissions_boundary
+  tags                 = local.tags
+}
+
+data "aws_iam_policy_document" "automation" {
+  statement {
+    sid       = "NotifyApprovers"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notification.arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.kms_key_given ? [local.kms_key_arn] : []
+    content {
+      sid       = "UseTopicKey"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "automation" {
+  name   = "approval"
+  role   = aws_iam_role.automation.id
+  policy = data.aws_iam_policy_document.automation.json
+}
+
+################################################################################
+# Approval records table
+################################################################################
+
+resource "aws_dynamodb_table" "approvals" {
+  name                        = local.table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  deletion_protection_enabled = var.table_deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "execution_arn"
+    type = "S"
+  }
+
+  # Sparse: only approval records carry execution_arn.
+  global_secondary_index {
+    name            = "by_execution"
+    hash_key        = "execution_arn"
+    projection_type = "ALL"
+  }
+
+  # Shared with the Powertools idempotency records.
+  ttl {
+    attribute_name = "expiration"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  tags = local.tags
+}
+
+################################################################################
+# Dead-letter queue for result events that could not be delivered
+################################################################################
+
+resource "aws_sqs_queue" "dead_letter" {
+  name                              = local.queue_name
+  message_retention_seconds         = var.dead_letter_message_retention_seconds
+  kms_master_key_id                 = local.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+  tags                              = local.tags
+}
+
+data "aws_iam_policy_document" "dead_letter" {
+  statement {
+    sid       = "EventBridgeSendsUndeliveredResults"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.rule_arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead_letter" {
+  queue_url = aws_sqs_queue.dead_letter.id
+  policy    = data.aws_iam_policy_document.dead_letter.json
+}
+
+################################################################################
+# start_approval: starts the automation for a task token
+################################################################################
+
+data "aws_iam_policy_document" "start_approval" {
+  statement {
+    sid    = "WriteApprovalRecords"
+    effect = "Allow"
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    ]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
+
+  statement {
+    sid     = "StartApprovalAutomation"
+    effect  = "Allow"
+    actions = ["ssm:StartAutomationExecution"]
+    resources = [
+      "arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-definition/${aws_ssm_document.approval.name}:*",
+      "arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/${aws_ssm_document.approval.name}",
+    ]
+  }
+
+  statement {
+    sid       = "PassAutomationRoleToSsm"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.automation.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ssm.amazonaws.com"]
+    }
+  }
+}
+
+module "start_approval" {
+  source = "../lambda_service"
+
+  manifest_path = var.manifest_path
+  service_name  = "start_approval"
+  function_name = local.start_approval_function_name
+  description   = "Starts the SSM Automation approval ${local.document_name} for a Step Functions task token."
+  alias_name    = var.lambda_alias_name
+
+  environment_variables = {
+    APPROVALS_TABLE_NAME           = aws_dynamodb_table.approvals.name
+    APPROVAL_DOCUMENT_NAME         = aws_ssm_document.approval.name
+    APPROVAL_DOCUMENT_VERSION      = "$DEFAULT"
+    NOTIFICATION_TOPIC_ARN         = aws_sns_topic.notification.arn
+    AUTOMATION_ASSUME_ROLE_ARN     = aws_iam_role.automation.arn
+    DEFAULT_APPROVERS              = join(",", var.approvers)
+    DEFAULT_MIN_REQUIRED_APPROVALS = tostring(var.min_required_approvals)
+    APPROVAL_TIMEOUT_SECONDS       = tostring(var.approval_timeout_seconds)
+    RECORD_RETENTION_DAYS          = tostring(var.record_retention_days)
+  }
+  metrics_namespace = var.metrics_namespace
+  log_level         = var.log_level
+  policy_json       = data.aws_iam_policy_document.start_approval.json
+
+  memory_size                    = var.lambda_memory_size
+  timeout                        = var.lambda_timeout_seconds
+  reserved_concurrent_executions = var.start_approval_reserved_concurrency
+  environment_kms_key_arn        = local.kms_key_arn
+  log_kms_key_arn                = local.kms_key_arn
+  log_retention_in_days          = var.log_retention_in_days
+  role_permissions_boundary      = var.role_permissions_boundary
+
+  tags = local.tags
+}
+
+################################################################################
+# receive_result: reads the decision and calls the waiting workflow back
+################################################################################
+
+data "aws_iam_policy_document" "receive_result" {
+  statement {
+    sid    = "ReadAutomationExecutions"
+    effect = "Allow"
+    actions = [
+      "ssm:GetAutomationExecution",
+      "ssm:DescribeAutomationStepExecutions",
+    ]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    # GetItem/UpdateItem for the approval records; PutItem/DeleteItem too for the
+    # Powertools idempotency records that share the table.
+    sid    = "UpdateApprovalRecords"
+    effect = "Allow"
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    ]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
+
+  statement {
+    # AWS requires "*": SendTaskSuccess and SendTaskFailure have no resource type in the
+    # Service Authorization Reference (the task token is the only handle).
+    sid       = "CallBackWaitingWorkflows"
+    effect    = "Allow"
+    actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    # Writing to the encrypted dead-letter queue (sqs:SendMessage is granted by lambda_service).
+    for_each = local.kms_key_given ? [local.kms_key_arn] : []
+    content {
+      sid       = "UseDeadLetterQueueKey"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+module "receive_result" {
+  source = "../lambda_service"
+
+  manifest_path = var.manifest_path
+  service_name  = "receive_result"
+  function_name = local.receive_result_function_name
+  description   = "Reads the decision of ${local.document_name} and sends it back to the waiting Step Functions task."
+  alias_name    = var.lambda_alias_name
+
+  environment_variables = {
+    APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
+    APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
+  }
+  metrics_namespace = var.metrics_namespace
+  log_level         = var.log_level
+  policy_json       = data.aws_iam_policy_document.receive_result.json
+
+  memory_size                    = var.lambda_memory_size
+  timeout                        = var.lambda_timeout_seconds
+  reserved_concurrent_executions = var.receive_result_reserved_concurrency
+  # Asynchronous invocations (from EventBridge) that fail all Lambda retries.
+  dead_letter_target_arn    = aws_sqs_queue.dead_letter.arn
+  environment_kms_key_arn   = local.kms_key_arn
+  log_kms_key_arn           = local.kms_key_arn
+  log_retention_in_days     = var.log_retention_in_days
+  role_permissions_boundary = var.role_permissions_boundary
+
+  tags = local.tags
+}
+
+################################################################################
+# EventBridge rule: terminal statuses of this document's approve step
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "approval_result" {
+  name        = local.rule_name
+  description = "Terminal status of the aws:approve step of ${aws_ssm_document.approval.name}: delivers the decision to receive_result."
+  # `state` (provider >= 5.27 and 6.x) replaces the deprecated `is_enabled`.
+  state = var.event_rule_state
+
+  event_pattern = jsonencode({
+    source        = ["aws.ssm"]
+    "detail-type" = ["EC2 Automation Step Status-change Notification"]
+    detail = {
+      Definition = [aws_ssm_document.approval.name]
+      Action     = ["aws:approve"]
+      Status     = ["Success", "Failed", "TimedOut", "Cancelled"]
+    }
+  })
+
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "receive_result" {
+  rule      = aws_cloudwatch_event_rule.approval_result.name
+  target_id = "receive-result"
+  arn       = module.receive_result.alias_arn
+
+  retry_policy {
+    maximum_retry_attempts       = var.event_retry_maximum_attempts
+    maximum_event_age_in_seconds = var.event_maximum_age_seconds
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letter.arn
+  }
+
+  depends_on = [aws_sqs_queue_policy.dead_letter]
+}
+
+resource "aws_lambda_permission" "events_invoke_receive_result" {
+  statement_id  = "AllowApprovalResultRule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.receive_result.function_name
+  qualifier     = module.receive_result.alias_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.approval_result.arn
+}
+
+################################################################################
+# State machine (Standard): request, wait for the decision, branch
+################################################################################
+
+resource "aws_cloudwatch_log_group" "state_machine" {
+  name              = local.state_machine_log_group_name
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = local.kms_key_arn
+  tags              = local.tags
+}
+
+data "aws_iam_policy_document" "state_machine_assume" {
+  statement {
+    sid     = "StepFunctionsAssumes"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["${local.state_machine_arn}*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  name                 = substr("${var.name_prefix}-states-${local.region}", 0, 64)
+  description          = "Role of the approval state machine ${local.state_machine_name}."
+  assume_role_policy   = data.aws_iam_policy_document.state_machine_assume.json
+  permissions_boundary = var.role_permissions_boundary
+  tags                 = local.tags
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  statement {
+    sid       = "InvokeStartApprovalAlias"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [module.start_approval.alias_arn]
+  }
+
+  statement {
+    # AWS requires "*": the CloudWatch Logs vended-delivery actions have no resource type.
+    sid    = "DeliverExecutionLogs"
+    effect = "Allow"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    # AWS requires "*": these X-Ray actions have no resource type.
+    sid    = "WriteTraces"
+    effect = "Allow"
+    actions = [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  name   = "approval-workflow"
+  role   = aws_iam_role.state_machine.id
+  policy = data.aws_iam_policy_document.state_machine.json
+}
+
+locals {
+  state_machine_definition = jsonencode(jsondecode(templatefile("${path.module}/templates/state_machine.asl.json.tftpl", {
+    comment                          = "Approval gate ${var.name_prefix}: asks the approvers through SSM Automation (${local.document_name}) and waits for their decision."
+    partition                        = local.partition
+    start_approval_alias_arn         = module.start_approval.alias_arn
+    task_timeout_seconds             = local.task_timeout_seconds
+    throttle_retry_interval_seconds  = 5
+    throttle_retry_max_attempts      = 8
+    throttle_retry_max_delay_seconds = 300
+  })))
+}
+
+resource "aws_sfn_state_machine" "this" {
+  #checkov:skip=CKV_AWS_285:Execution data is off by default (state_machine_log_execution_data): the Task's parameters carry the task token, which must not reach logs. Every event is still logged (level ALL).
+  name       = local.state_machine_name
+  type       = "STANDARD"
+  role_arn   = aws_iam_role.state_machine.arn
+  definition = local.state_machine_definition
+
+  logging_configuration {
+    level                  = var.state_machine_log_level
+    include_execution_data = var.state_machine_log_execution_data
+    log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  tags = local.tags
+
+  depends_on = [aws_iam_role_policy.state_machine]
+}

@@ -1,0 +1,282 @@
+# terraform test (Terraform >= 1.7): plans and applies the gate against a mock AWS provider,
+# so it needs no account and no network. Run from the module folder: `terraform test`.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      id   = "eu-west-1"
+      name = "eu-west-1"
+    }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:gate-approval-events-dlq"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mock"
+    }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:eu-west-1:123456789012:Automation-gate"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:eu-west-1:123456789012:rule/gate-approval-result"
+    }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = {
+      arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/gate-approvals"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn     = "arn:aws:lambda:eu-west-1:123456789012:function:mock"
+      version = "1"
+    }
+  }
+  mock_resource "aws_lambda_alias" {
+    defaults = {
+      arn = "arn:aws:lambda:eu-west-1:123456789012:function:gate-start-approval:live"
+    }
+  }
+}
+
+variables {
+  name_prefix         = "gate"
+  manifest_path       = "../lambda_service/tests/fixtures/manifest.json"
+  approvers           = ["arn:aws:iam::123456789012:role/approver", "alice"]
+  notification_emails = ["approvers@example.com"]
+}
+
+run "defaults" {
+  command = apply
+
+  assert {
+    condition     = aws_sns_topic.notification.name == "Automation-gate"
+    error_message = "The topic name must start with Automation."
+  }
+  assert {
+    condition     = length(aws_sns_topic_subscription.email) == 1
+    error_message = "One e-mail subscription per address."
+  }
+  assert {
+    condition     = strcontains(aws_ssm_document.approval.content, "timeoutSeconds: 604800") && aws_ssm_document.approval.document_type == "Automation"
+    error_message = "The document's approve step times out after 7 days by default."
+  }
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.approval_result.event_pattern) == {
+      source        = ["aws.ssm"]
+      "detail-type" = ["EC2 Automation Step Status-change Notification"]
+      detail = {
+        Definition = ["gate-approval"]
+        Action     = ["aws:approve"]
+        Status     = ["Success", "Failed", "TimedOut", "Cancelled"]
+      }
+    }
+    error_message = "The rule must match the terminal statuses of this document's approve step."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_rule.approval_result.state == "ENABLED"
+    error_message = "The rule is enabled by default."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.receive_result.dead_letter_config[0].arn == aws_sqs_queue.dead_letter.arn && aws_cloudwatch_event_target.receive_result.retry_policy[0].maximum_retry_attempts == 185
+    error_message = "The target retries and has a dead-letter queue."
+  }
+  assert {
+    condition     = aws_lambda_permission.events_invoke_receive_result.qualifier == "live" && aws_lambda_permission.events_invoke_receive_result.principal == "events.amazonaws.com"
+    error_message = "EventBridge may invoke the receive_result alias."
+  }
+  assert {
+    condition = (
+      aws_dynamodb_table.approvals.hash_key == "pk" &&
+      one(aws_dynamodb_table.approvals.global_secondary_index[*].name) == "by_execution" &&
+      aws_dynamodb_table.approvals.ttl[0].attribute_name == "expiration" &&
+      aws_dynamodb_table.approvals.point_in_time_recovery[0].enabled &&
+      aws_dynamodb_table.approvals.billing_mode == "PAY_PER_REQUEST"
+    )
+    error_message = "The table must follow docs/contracts.md."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.TimeoutSeconds == 604800 + 3600
+    error_message = "The Task waits an hour longer than the approval."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.ResultPath == "$.approval"
+    error_message = "The decision lands at $.approval."
+  }
+  assert {
+    condition = jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.Parameters.Payload == {
+      "task_token.$"         = "$$.Task.Token"
+      "execution_arn.$"      = "$$.Execution.Id"
+      "state_name.$"         = "$$.State.Name"
+      "state_entered_time.$" = "$$.State.EnteredTime"
+      "request.$"            = "$"
+    }
+    error_message = "The Task payload must follow docs/contracts.md."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:123456789012:function:gate-start-approval:live"
+    error_message = "The Task invokes the start_approval alias."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.ApprovalFailed.ErrorPath == "$.error.Error"
+    error_message = "The Fail state carries the caught error."
+  }
+  assert {
+    condition     = aws_sfn_state_machine.this.type == "STANDARD" && aws_sfn_state_machine.this.tracing_configuration[0].enabled
+    error_message = "A traced Standard state machine."
+  }
+  assert {
+    condition     = aws_sfn_state_machine.this.logging_configuration[0].level == "ALL" && !aws_sfn_state_machine.this.logging_configuration[0].include_execution_data
+    error_message = "Every event is logged, without execution data (the task token)."
+  }
+  assert {
+    condition     = jsondecode(output.state_machine_input_example).approvers == ["arn:aws:iam::123456789012:role/approver", "alice"]
+    error_message = "The input example names the default approvers."
+  }
+  assert {
+    condition     = aws_iam_role.automation.name == "gate-automation-eu-west-1"
+    error_message = "The automation role is named after the prefix and region."
+  }
+}
+
+run "rule_disabled" {
+  command = plan
+
+  variables {
+    event_rule_state = "DISABLED"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.approval_result.state == "DISABLED"
+    error_message = "event_rule_state must reach the rule."
+  }
+}
+
+run "quorum_above_approvers_fails" {
+  command = plan
+
+  variables {
+    min_required_approvals = 3
+  }
+
+  expect_failures = [aws_ssm_document.approval]
+}
+
+run "too_many_approvers_refused" {
+  command = plan
+
+  variables {
+    approvers = [for i in range(11) : "user${i}"]
+  }
+
+  expect_failures = [var.approvers]
+}
+
+run "group_approver_refused" {
+  command = plan
+
+  variables {
+    approvers = ["arn:aws:iam::123456789012:group/admins"]
+  }
+
+  expect_failures = [var.approvers]
+}
+
+run "topic_name_must_start_with_automation" {
+  command = plan
+
+  variables {
+    notification_topic_name = "approvals"
+  }
+
+  expect_failures = [var.notification_topic_name]
+}
+
+run "timeout_above_30_days_refused" {
+  command = plan
+
+  variables {
+    approval_timeout_seconds = 2592001
+  }
+
+  expect_failures = [var.approval_timeout_seconds]
+}
+
+run "bad_email_refused" {
+  command = plan
+
+  variables {
+    notification_emails = ["not-an-address"]
+  }
+
+  expect_failures = [var.notification_emails]
+}
+
+run "existing_key_required_without_created_key" {
+  command = plan
+
+  variables {
+    create_kms_key = false
+  }
+
+  expect_failures = [aws_sns_topic.notification]
+}
+
+run "existing_key" {
+  command = plan
+
+  variables {
+    create_kms_key = false
+    kms_key_arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-1111-1111-1111-111111111111"
+  }
+
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && aws_sns_topic.notification.kms_master_key_id == "arn:aws:kms:eu-west-1:123456789012:key/11111111-1111-1111-1111-111111111111"
+    error_message = "An existing key replaces the created one."
+  }
+}
+
+run "thirty_day_approval" {
+  command = apply
+
+  variables {
+    approval_timeout_seconds = 2592000
+  }
+
+  assert {
+    condition     = strcontains(aws_ssm_document.approval.content, "timeoutSeconds: 2592000") && jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.TimeoutSeconds == 2592000 + 3600
+    error_message = "The document and the Task follow approval_timeout_seconds."
+  }
+}
