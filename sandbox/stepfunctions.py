@@ -1,12 +1,20 @@
-"""Step Functions as AWS documents it, where moto's responses differ.
+"""Step Functions as AWS documents it, where moto's responses differ or are missing.
 
-moto 5.2.5's SendTaskFailure response drops `cause`, although its execution engine takes
-one: a workflow would lose the readable reason the gate sends with every failure.
+- SendTaskFailure keeps its `cause`: moto 5.2.5's response drops it, although its execution
+  engine takes one, and a workflow would lose the readable reason of every failure.
+- ValidateStateMachineDefinition: the Terraform AWS provider calls it before it creates a
+  state machine; moto answers 500, which the provider retries for minutes. The definition
+  is checked with moto's own ASL parser (the engine that will run it).
+- ListStateMachineVersions: the provider reads it after create; moto keeps versions but
+  has no such operation.
 """
 
 from __future__ import annotations
 
-from moto.core.responses import EmptyResult
+from typing import Any
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.responses import StepFunctionResponse
 
 
@@ -19,7 +27,33 @@ def _send_task_failure(self: StepFunctionResponse) -> EmptyResult:
     return EmptyResult()
 
 
-RESPONSE_METHODS = {"send_task_failure": _send_task_failure}
+def _validate_state_machine_definition(self: StepFunctionResponse) -> ActionResult:
+    try:
+        AmazonStateLanguageParser.parse(self._get_param("definition"))
+    except Exception as error:  # the parser raises many types for an invalid definition
+        diagnostic = {
+            "severity": "ERROR",
+            "code": "SCHEMA_VALIDATION_FAILED",
+            "message": str(error) or type(error).__name__,
+        }
+        return ActionResult({"result": "FAIL", "diagnostics": [diagnostic], "truncated": False})
+    return ActionResult({"result": "OK", "diagnostics": [], "truncated": False})
+
+
+def _list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
+    machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+    versions: list[dict[str, Any]] = [
+        {"stateMachineVersionArn": version.arn, "creationDate": version.creation_date}
+        for _, version in sorted(machine.versions.items(), reverse=True)
+    ]
+    return ActionResult({"stateMachineVersions": versions})
+
+
+RESPONSE_METHODS = {
+    "send_task_failure": _send_task_failure,
+    "validate_state_machine_definition": _validate_state_machine_definition,
+    "list_state_machine_versions": _list_state_machine_versions,
+}
 
 
 def install() -> None:
