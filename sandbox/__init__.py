@@ -59,10 +59,28 @@ def install() -> None:
             setattr(SimpleSystemManagerResponse, name, method)
         stepfunctions.install()
         faults.install()
+        # Lambda runs zips, EventBridge delivers to Lambda/Step Functions, Step Functions'
+        # integrations reach the server, HTTP controls (sandbox/README.md).
+        from sandbox import (
+            awslambda,
+            eventbridge,
+            http_api,
+            lambda_runtime,
+            stepfunctions_tasks,
+        )
+
+        lambda_runtime.install()
+        awslambda.install()
+        eventbridge.install()
+        stepfunctions_tasks.install()
+        http_api.install()
 
 
 def reset() -> None:
     """Forget executions, faults, listeners; real time; default settings."""
+    from sandbox import lambda_runtime
+
+    lambda_runtime.reset()  # stops the function workers and background deliveries
     automation_model.reset()
     faults.clear()
     clear_event_listeners()

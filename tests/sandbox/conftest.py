@@ -3,10 +3,13 @@ principals (IAM users, assumed roles) with their own boto3 clients."""
 
 from __future__ import annotations
 
+import io
 import json
+import textwrap
 import time
 import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,8 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 import sandbox
+from sandbox import lambda_runtime
+from sandbox.server import LocalAws
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -210,3 +215,192 @@ def users(aws: Aws) -> Callable[..., list[Principal]]:
         return [aws.user(name) for name in names]
 
     return make
+
+
+# --- Lambda functions run from their zips (sandbox.lambda_runtime) -------------------------
+
+LAMBDA_ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def lambda_zip(files: dict[str, str]) -> bytes:
+    """A deployment package holding ``files`` (name -> source)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, source in files.items():
+            archive.writestr(name, textwrap.dedent(source))
+    return buffer.getvalue()
+
+
+class Lambdas:
+    """Functions, queues, state machines and their clients, in-process or over HTTP."""
+
+    def __init__(self, endpoint_url: str | None = None) -> None:
+        self.endpoint_url = endpoint_url
+        self.iam = self.client("iam")
+        self.lam = self.client("lambda")
+        self.sqs = self.client("sqs")
+        self.sfn = self.client("stepfunctions")
+        self.events = self.client("events")
+        self.logs = self.client("logs")
+        self.role_arn = self.iam.create_role(
+            RoleName="function-role", AssumeRolePolicyDocument=LAMBDA_ROLE_POLICY
+        )["Role"]["Arn"]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=120),
+        )
+
+    def function(
+        self,
+        name: str,
+        files: dict[str, str],
+        handler: str = "app.handler",
+        *,
+        environment: dict[str, str] | None = None,
+        timeout: int = 5,
+        **extra: Any,
+    ) -> str:
+        """Create a Python function from ``files``; returns its ARN."""
+        return self.lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=self.role_arn,
+            Handler=handler,
+            Code={"ZipFile": lambda_zip(files)},
+            Environment={"Variables": environment or {}},
+            Timeout=timeout,
+            **extra,
+        )["FunctionArn"]
+
+    def update_code(self, name: str, files: dict[str, str]) -> None:
+        self.lam.update_function_code(FunctionName=name, ZipFile=lambda_zip(files))
+
+    def invoke(self, name: str, payload: Any = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+        """(response, parsed payload) of a synchronous invocation."""
+        response = self.lam.invoke(
+            FunctionName=name, Payload=json.dumps(payload if payload is not None else {}), **kwargs
+        )
+        body = response["Payload"].read()
+        return response, json.loads(body) if body else None
+
+    def queue(self, name: str) -> tuple[str, str]:
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        return url, arn
+
+    def receive(self, queue_url: str, count: int = 1, wait: float = 10.0) -> list[dict[str, Any]]:
+        """At least ``count`` messages (body parsed, attributes flattened), deleting them."""
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + wait
+        while len(found) < count and time.monotonic() < deadline:
+            messages = self.sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            for message in messages:
+                attributes = {
+                    key: value.get("StringValue")
+                    for key, value in message.get("MessageAttributes", {}).items()
+                }
+                found.append({"body": json.loads(message["Body"]), "attributes": attributes})
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if not messages:
+                time.sleep(0.05)
+        return found
+
+    def log_messages(self, function_name: str) -> list[str]:
+        events = self.logs.filter_log_events(logGroupName=f"/aws/lambda/{function_name}")
+        return [event["message"] for event in events["events"]]
+
+    def state_machine(self, name: str, definition: dict[str, Any]) -> str:
+        return self.sfn.create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn=self.role_arn
+        )["stateMachineArn"]
+
+    def start(self, state_machine_arn: str, payload: Any) -> str:
+        """Start an execution; returns its ARN."""
+        return self.sfn.start_execution(
+            stateMachineArn=state_machine_arn,
+            name=f"run-{uuid.uuid4().hex[:8]}",
+            input=json.dumps(payload),
+        )["executionArn"]
+
+    def run(self, state_machine_arn: str, payload: Any, timeout: float = 20.0) -> dict[str, Any]:
+        """Start an execution and wait until it leaves RUNNING."""
+        return self.wait_execution(self.start(state_machine_arn, payload), timeout)
+
+    def wait_execution(self, execution_arn: str, timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING" or time.monotonic() > deadline:
+                return described
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def fast_retries() -> Iterator[None]:
+    """Lambda's and EventBridge's retry delays in tens of milliseconds."""
+    settings = lambda_runtime.lambda_settings
+    settings.async_retry_delays = (0.05, 0.05)
+    settings.async_throttle_delay = 0.05
+    settings.eventbridge_retry_delay = 0.05
+    settings.eventbridge_max_retry_delay = 0.2
+    yield
+    settings.reset()
+
+
+@pytest.fixture
+def local_aws() -> Iterator[LocalAws]:
+    """The local AWS of ``make demo``: LocalAws on 127.0.0.1, a free port."""
+    with LocalAws(port=0, expire_interval=0.1) as server:
+        server.api("/moto-api/reset")
+        sandbox.reset()
+        yield server
+        sandbox.reset()
+
+
+@pytest.fixture
+def lambdas(local_aws: LocalAws) -> Lambdas:
+    return Lambdas(endpoint_url=local_aws.endpoint)
+
+
+@pytest.fixture
+def local_gate(local_aws: LocalAws) -> Aws:
+    """The gate's document, topic and principals on the local AWS server."""
+    return Aws(endpoint_url=local_aws.endpoint)
+
+
+@pytest.fixture
+def inprocess_lambdas() -> Iterator[Lambdas]:
+    """The same in-process (mock_aws), Step Functions executing their definitions."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sandbox.install()
+        sandbox.reset()
+        yield Lambdas()
+        sandbox.reset()
+
+
+@pytest.fixture(params=["server", "in-process"])
+def any_lambdas(request: pytest.FixtureRequest) -> Lambdas:
+    """Both modes, for the behaviour that must not depend on it."""
+    name = "lambdas" if request.param == "server" else "inprocess_lambdas"
+    return request.getfixturevalue(name)
