@@ -1,0 +1,250 @@
+"""The approval gate deployed by Terraform into the local AWS, with approvers who can act.
+
+Used by `make demo` (scripts/demo.py) and the integration tests: the same Terraform
+example (terraform/examples/local) and the same boto3 calls a user would make.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+from sandbox.server import LocalAws
+from scripts.gate_terraform import GateTerraform
+
+ACCOUNT_ID = "123456789012"  # moto's account
+FAKE_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+@dataclass(frozen=True)
+class Approver:
+    name: str
+    arn: str
+    access_key_id: str
+    secret_access_key: str
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    step: str
+    what: str
+
+
+class LocalGate:
+    """Deploys the local example into `aws` and acts as workflow owner and approvers."""
+
+    def __init__(
+        self,
+        aws: LocalAws,
+        approvers: tuple[str, ...] = ("alice", "bob", "carol"),
+        approval_timeout_seconds: int = 3600,
+        quiet: bool = True,
+    ):
+        self.aws = aws
+        self.approver_names = approvers
+        self.quiet = quiet
+        self.terraform = GateTerraform(
+            "local",
+            {
+                "endpoint": aws.endpoint,
+                "approvers": [self.principal_arn(name) for name in approvers[:2]],
+                "min_required_approvals": 1,
+                "approval_timeout_seconds": approval_timeout_seconds,
+                "notification_emails": ["approvers@example.com"],
+            },
+        )
+        self.outputs: dict[str, Any] = {}
+        self.approvers: dict[str, Approver] = {}
+        self._inbox = ""
+
+    # Deployment
+    def deploy(self) -> None:
+        self.terraform.check()
+        self.terraform.init()
+        self.terraform.apply()
+        self.outputs = self.terraform.outputs()
+        for name in self.approver_names:
+            self.approvers[name] = self._create_approver(name)
+        self._inbox = self._subscribe_inbox()
+
+    def destroy(self) -> None:
+        self.terraform.destroy()
+
+    # Clients
+    def client(self, service: str, approver: str | None = None) -> Any:
+        keys = FAKE_KEYS
+        if approver:
+            person = self.approvers[approver]
+            keys = {
+                "aws_access_key_id": person.access_key_id,
+                "aws_secret_access_key": person.secret_access_key,
+            }
+        return boto3.client(
+            service, endpoint_url=self.aws.endpoint, region_name=self.aws.region, **keys
+        )
+
+    @staticmethod
+    def principal_arn(name: str) -> str:
+        return f"arn:aws:iam::{ACCOUNT_ID}:user/{name}"
+
+    def _create_approver(self, name: str) -> Approver:
+        iam = self.client("iam")
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return Approver(name, self.principal_arn(name), key["AccessKeyId"], key["SecretAccessKey"])
+
+    def _subscribe_inbox(self) -> str:
+        """An SQS queue subscribed to the notification topic: the approvers' inbox."""
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=f"approver-inbox-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.client("sns").subscribe(
+            TopicArn=self.outputs["notification_topic_arn"], Protocol="sqs", Endpoint=arn
+        )
+        return url
+
+    # The workflow owner
+    def start(self, request: dict[str, Any], name: str | None = None) -> str:
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.outputs["state_machine_arn"],
+            name=name or f"run-{uuid.uuid4().hex[:8]}",
+            input=json.dumps(request),
+        )["executionArn"]
+
+    def records_of(self, execution_arn: str) -> list[dict[str, Any]]:
+        items = self.client("dynamodb").query(
+            TableName=self.outputs["approvals_table_name"],
+            IndexName="by_execution",
+            KeyConditionExpression="execution_arn = :e",
+            ExpressionAttributeValues={":e": {"S": execution_arn}},
+        )["Items"]
+        return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+
+    def automation_of(self, execution_arn: str, timeout: float = 30) -> str:
+        """The automation of the execution's approval, once it waits for approvers."""
+        ssm = self.client("ssm")
+
+        def waiting() -> str | None:
+            for record in self.records_of(execution_arn):
+                automation_id = record.get("automation_execution_id")
+                if automation_id:
+                    status = ssm.get_automation_execution(AutomationExecutionId=automation_id)[
+                        "AutomationExecution"
+                    ]["AutomationExecutionStatus"]
+                    if status == "Waiting":
+                        return automation_id
+            return None
+
+        return _wait(waiting, timeout, f"no approval waits for {execution_arn}")
+
+    def finished(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+
+        def done() -> dict[str, Any] | None:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            return described if described["status"] != "RUNNING" else None
+
+        return _wait(done, timeout, f"{execution_arn} is still running")
+
+    # The approvers
+    def decide(self, approver: str, automation_id: str, signal: str, comment: str = "") -> None:
+        self.client("ssm", approver=approver).send_automation_signal(
+            AutomationExecutionId=automation_id,
+            SignalType=signal,
+            Payload={"Comment": [comment]} if comment else {},
+        )
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Messages the approvers received since the last call."""
+        sqs = self.client("sqs")
+        received = []
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self._inbox, MaxNumberOfMessages=10, AttributeNames=["SentTimestamp"]
+            ).get("Messages", [])
+            if not messages:
+                return received
+            for message in messages:
+                received.append(message)
+                sqs.delete_message(QueueUrl=self._inbox, ReceiptHandle=message["ReceiptHandle"])
+
+    # What happened
+    def timeline(self, execution_arn: str, notifications: list[dict[str, Any]]) -> list[Event]:
+        """Request, notification, decisions, callback and final state, in time order."""
+        events: list[Event] = []
+        history = self.client("stepfunctions").get_execution_history(executionArn=execution_arn)
+        last_state = ""
+        for entry in history["events"]:
+            kind, at = entry["type"], entry["timestamp"]
+            if kind == "ExecutionStarted":
+                request = json.loads(entry["executionStartedEventDetails"]["input"])
+                events.append(Event(at, "request", _describe_request(request)))
+            elif kind == "TaskSucceeded":
+                output = json.loads(entry["taskSucceededEventDetails"]["output"])
+                events.append(Event(at, "callback", f"SendTaskSuccess: {output['decision']}"))
+            elif kind == "TaskFailed":
+                details = entry["taskFailedEventDetails"]
+                events.append(Event(at, "callback", f"SendTaskFailure: {details.get('error')}"))
+            elif kind.endswith("StateEntered"):
+                last_state = entry["stateEnteredEventDetails"]["name"]
+            elif kind in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut"):
+                status = kind.removeprefix("Execution").upper()
+                events.append(Event(at, "final state", f"{last_state} ({status})"))
+        for record in self.records_of(execution_arn):
+            automation_id = record.get("automation_execution_id", "")
+            for message in notifications:
+                body = json.loads(message["Body"])
+                if automation_id and automation_id in body.get("Message", ""):
+                    sent = int(message["Attributes"]["SentTimestamp"]) / 1000
+                    events.append(
+                        Event(_utc(sent), "notification", f"SNS: {body.get('Subject', '')}")
+                    )
+            events += self._decisions(automation_id)
+        return sorted(events, key=lambda event: event.at)
+
+    def _decisions(self, automation_id: str) -> list[Event]:
+        if not automation_id:
+            return []
+        execution = self.client("ssm").get_automation_execution(
+            AutomationExecutionId=automation_id
+        )["AutomationExecution"]
+        found = []
+        for step in execution.get("StepExecutions", []):
+            for raw in step.get("Outputs", {}).get("ApproverDecisions", []):
+                decision = json.loads(raw) if isinstance(raw, str) else raw
+                at = datetime.fromisoformat(decision["ApprovalDecisionTime"].replace("Z", "+00:00"))
+                comment = f' "{decision["Comment"]}"' if decision.get("Comment") else ""
+                who = decision["Approver"].rsplit("/", 1)[-1]
+                found.append(Event(at, "decision", f"{who}: {decision['Decision']}{comment}"))
+        return found
+
+
+def _describe_request(request: dict[str, Any]) -> str:
+    approvers = ", ".join(a.rsplit("/", 1)[-1] for a in request.get("approvers", [])) or "defaults"
+    message = request.get("message") or request.get("confirmation_file", "")
+    return f'"{message}" to {approvers} (quorum {request.get("min_required_approvals", 1)})'
+
+
+def _utc(epoch: float) -> datetime:
+    from datetime import UTC
+
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _wait(probe: Any, timeout: float, failure: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise TimeoutError(f"{failure} after {timeout:.0f} s")
