@@ -10,12 +10,14 @@ VENV_PYTHON := $(VENV)/bin/python
 ARCH ?= x86_64
 SERVICE ?=
 PYTEST_ARGS ?=
+EXAMPLE ?= aws
+SANDBOX_PORT ?= 5000
 
-.PHONY: help install test lint format package bench demo clean
+.PHONY: help install test lint format package bench demo sandbox sandbox-stop plan deploy destroy clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  Variables: SERVICE=<name> (package one service), ARCH=x86_64|arm64, PYTHON=python3.x"
+	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@echo "  Variables: SERVICE=<name>, ARCH=x86_64|arm64, EXAMPLE=aws|local, PYTHON=python3.x"
 
 $(VENV)/.installed: requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -44,8 +46,23 @@ package: install ## Build dist/<service>-<version>.zip and dist/manifest.json (S
 bench: package ## Measure cold starts and zip sizes (docs/benchmarks.md)
 	$(VENV_PYTHON) bench/cold_start.py
 
-demo: package ## The main job; for now it builds the packages (the local deployment comes next)
-	@echo "Packages are in dist/ (see dist/manifest.json)."
+demo: package ## The whole flow on this machine: local AWS, terraform apply, approve + reject, destroy
+	$(VENV_PYTHON) -m scripts.demo
+
+sandbox: install ## Run the local AWS on 127.0.0.1 (port SANDBOX_PORT=5000) until Ctrl-C
+	$(VENV_PYTHON) -m sandbox serve --port $(SANDBOX_PORT)
+
+sandbox-stop: install ## Stop a local AWS started by `make sandbox` in another shell
+	$(VENV_PYTHON) -m sandbox stop
+
+plan: package ## terraform plan of terraform/examples/EXAMPLE (aws, or local)
+	$(VENV_PYTHON) -m scripts.gate_terraform plan --example $(EXAMPLE)
+
+deploy: package ## terraform apply of terraform/examples/EXAMPLE; prints an input example
+	$(VENV_PYTHON) -m scripts.gate_terraform deploy --example $(EXAMPLE)
+
+destroy: install ## terraform destroy of terraform/examples/EXAMPLE
+	$(VENV_PYTHON) -m scripts.gate_terraform destroy --example $(EXAMPLE)
 
 clean: ## Remove build output and caches (never Terraform state)
 	rm -rf dist .pytest_cache .ruff_cache .hypothesis .tfcli

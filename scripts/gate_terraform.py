@@ -40,12 +40,15 @@ class GateError(RuntimeError):
 class GateTerraform:
     """One example root module (`aws` or `local`) and its variables."""
 
-    def __init__(self, example: str = "aws", variables: dict[str, Any] | None = None):
+    def __init__(
+        self, example: str = "aws", variables: dict[str, Any] | None = None, quiet: bool = False
+    ):
         self.folder = EXAMPLES / example
         if not (self.folder / "main.tf").exists():
             raise GateError(f"no Terraform example named {example!r} in {EXAMPLES}")
         self.example = example
         self.variables = dict(variables or {})
+        self.quiet = quiet  # keep Terraform's output unless a command fails
         self._terraform: Terraform | None = None
 
     # Checks, each with the fix
@@ -102,14 +105,13 @@ class GateTerraform:
         if self._terraform is None:
             self.check()
         assert self._terraform is not None
-        quiet = options.pop("quiet", False)
         method = getattr(self._terraform, command)
-        code, out, err = method(capture_output=quiet, **options)
+        code, out, err = method(capture_output=self.quiet, **options)
         if code not in accept:
-            detail = f"\n{err or ''}".rstrip() if quiet else ""
-            raise GateError(
-                f"terraform {command} in {self.folder.relative_to(REPO)} failed{detail}"
-            )
+            tail = "\n".join(f"{out or ''}\n{err or ''}".strip().splitlines()[-40:])
+            detail = f"\n{tail}" if self.quiet else ""
+            folder = self.folder.relative_to(REPO)
+            raise GateError(f"terraform {command} in {folder} failed{detail}")
         return code
 
 

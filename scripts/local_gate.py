@@ -59,6 +59,7 @@ class LocalGate:
                 "approval_timeout_seconds": approval_timeout_seconds,
                 "notification_emails": ["approvers@example.com"],
             },
+            quiet=quiet,
         )
         self.outputs: dict[str, Any] = {}
         self.approvers: dict[str, Approver] = {}
