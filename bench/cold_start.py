@@ -1,31 +1,40 @@
 """Cold start of each service's zip, beside a handler that only creates the same boto3 clients.
 
     make package
-    python bench/cold_start.py [--dist DIR] [--runs N] [--trace-disabled] [--precompiled] [--check]
+    python bench/cold_start.py [--dist DIR] [--runs N] [--python PATH | --current-python]
+                               [--trace-disabled] [--source-only] [--check]
 
 Each run is a fresh interpreter that imports the handler module from the extracted zip, as the
 Lambda runtime does: the zip's folder first on sys.path, then a folder holding only what the
-runtime provides (boto3 and its dependencies, taken from this interpreter's site-packages),
-no site-packages, no byte code written (/var/task is read-only in Lambda). The time measured
-is the import of the handler module (its initialisation code included), not interpreter
-start-up, which is the same for both. Results go to docs/benchmarks.md.
+runtime provides (boto3 and its dependencies, byte-compiled), no site-packages, no byte code
+written (/var/task is read-only in Lambda). The time measured is the import of the handler
+module (its initialisation code included), not interpreter start-up, which is the same for
+both. Results go to docs/benchmarks.md.
+
+The interpreter is the Lambda runtime's (CPython 3.12), found as build/package.py finds the one
+that compiles the zips' bytecode, so that bytecode is what runs. boto3 and botocore, pinned as
+in requirements-dev.txt, come from a venv of that interpreter, made once under .bench/ (pip
+byte-compiles them, as they are in the runtime). With no CPython 3.12, or --current-python,
+this interpreter and its own boto3 run instead: it ignores the zips' 3.12 bytecode.
 """
 
 from __future__ import annotations
 
 import argparse
-import compileall
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +46,10 @@ BASELINE_CLIENTS = {
     "receive_result": ("ssm", "stepfunctions", "dynamodb"),
 }
 REGION = "eu-west-1"
+# What the runtime provides, pinned in REQUIREMENTS; their own dependencies come with them.
+RUNTIME_PACKAGES = ("boto3", "botocore")
+REQUIREMENTS = REPO_ROOT / "requirements-dev.txt"
+CACHE = REPO_ROOT / ".bench"  # gitignored
 
 # Runs in the fresh interpreter: argv = task folder, runtime folder, module, function.
 CHILD = """
@@ -50,6 +63,122 @@ if not callable(handler):
     raise SystemExit(f"{module}.{function} is not callable")
 print(elapsed)
 """
+
+
+def load_package_script():
+    """build/package.py, whose find_runtime_python() finds the interpreter: one definition."""
+    spec = importlib.util.spec_from_file_location(
+        "approval_gate_package", REPO_ROOT / "build" / "package.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+package = load_package_script()
+
+
+@dataclass(frozen=True)
+class Runner:
+    """The interpreter that runs the cold starts, and where its boto3 comes from."""
+
+    python: str
+    version: str
+    cache_tag: str
+    site: list[str] | None  # folders holding boto3 and its dependencies; None: sys.path
+    origin: str  # for the report
+
+
+def runtime_pins(requirements: Path = REQUIREMENTS) -> list[str]:
+    """The exact pins of RUNTIME_PACKAGES in requirements (name==version)."""
+    pins = {}
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\s*([A-Za-z0-9._-]+)\s*==\s*([^\s;#]+)", line)
+        if match and match[1].lower() in RUNTIME_PACKAGES:
+            pins[match[1].lower()] = f"{match[1].lower()}=={match[2]}"
+    missing = [name for name in RUNTIME_PACKAGES if name not in pins]
+    if missing:
+        raise SystemExit(f"{requirements} pins no {', '.join(missing)} (name==version)")
+    return [pins[name] for name in RUNTIME_PACKAGES]
+
+
+def run_checked(command: list[str], what: str) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{what} failed: {' '.join(command)}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def runtime_venv(interpreter, cache: Path) -> Path:
+    """A venv of the runtime's interpreter with the pinned boto3 and botocore, made once.
+
+    Made again when the interpreter or the pins change; pip byte-compiles what it installs, as
+    the Lambda runtime's boto3 is.
+    """
+    pins = runtime_pins()
+    venv = cache / f"runtime-{interpreter.cache_tag}-{interpreter.version}"
+    python = venv / "bin" / "python"
+    marker = venv / "bench-runtime.json"
+    wanted = {"interpreter": interpreter.identity, "base": interpreter.path, "packages": pins}
+    try:
+        if json.loads(marker.read_text(encoding="utf-8")) == wanted and python.exists():
+            return venv
+    except (OSError, ValueError):
+        pass
+    shutil.rmtree(venv, ignore_errors=True)
+    print(f"note: creating {venv} with {' '.join(pins)} (once)", file=sys.stderr, flush=True)
+    try:
+        run_checked([interpreter.path, "-m", "venv", str(venv)], "creating the venv")
+        install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        run_checked([*install, "--no-input", *pins], "installing boto3")
+    except SystemExit:
+        shutil.rmtree(venv, ignore_errors=True)
+        raise
+    marker.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+    return venv
+
+
+def shown(path: Path) -> str:
+    """path, relative to the repository when it is inside it."""
+    return str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
+
+
+def choose_runner(explicit: str | None, current: bool, cache: Path) -> Runner:
+    this = Runner(
+        python=sys.executable,
+        version=platform.python_version(),
+        cache_tag=sys.implementation.cache_tag,
+        site=None,
+        origin="this interpreter; its own boto3",
+    )
+    if current:
+        return this
+    try:
+        interpreter = package.find_runtime_python(explicit)
+    except package.BuildError as error:
+        raise SystemExit(f"error: {error}") from None
+    if interpreter is None:
+        print(
+            f"note: no CPython {package.RUNTIME_VERSION} found (${package.LAMBDA_PYTHON_ENV}, "
+            f"python{package.RUNTIME_VERSION} on PATH, pyenv): measuring with this interpreter, "
+            f"Python {this.version}, which ignores the zips' {package.BYTECODE_TAG} bytecode "
+            f"and compiles their modules from source, unlike Lambda; install Python "
+            f"{package.RUNTIME_VERSION} or set {package.LAMBDA_PYTHON_ENV} for the real figures",
+            file=sys.stderr,
+            flush=True,
+        )
+        return this
+    venv = runtime_venv(interpreter, cache)
+    purelib = 'import sysconfig; print(sysconfig.get_path("purelib"))'
+    site = run_checked([str(venv / "bin" / "python"), "-c", purelib], "locating site-packages")
+    return Runner(
+        python=interpreter.path,
+        version=interpreter.version,
+        cache_tag=interpreter.cache_tag,
+        site=[site.strip()],
+        origin=f"the runtime's; boto3 from {shown(venv)}",
+    )
 
 
 def function_environment(service: str, handler: str, task: Path, trace_disabled: bool) -> dict:
@@ -90,17 +219,28 @@ def function_environment(service: str, handler: str, task: Path, trace_disabled:
     return env
 
 
-def runtime_folder(folder: Path) -> Path:
-    """boto3 and its dependencies, linked from site-packages: what the Lambda runtime holds."""
+def find_distribution(name: str, site: list[str] | None) -> importlib.metadata.Distribution:
+    if site is None:
+        return importlib.metadata.distribution(name)
+    for dist in importlib.metadata.distributions(name=name, path=site):
+        return dist
+    raise SystemExit(f"{name} is not installed in {site}")
+
+
+def runtime_folder(folder: Path, site: list[str] | None) -> dict:
+    """boto3 and its dependencies, linked from site: what the Lambda runtime holds.
+
+    Returns {distribution: version}.
+    """
     folder.mkdir()
     (folder / "__pycache__").mkdir()
-    todo, seen = ["boto3"], set()
+    todo, versions = ["boto3"], {}
     while todo:
-        dist = importlib.metadata.distribution(todo.pop())
+        dist = find_distribution(todo.pop(), site)
         name = dist.metadata["Name"].lower()
-        if name in seen:
+        if name in versions:
             continue
-        seen.add(name)
+        versions[name] = dist.version
         for requirement in dist.requires or []:
             if "extra ==" not in requirement:
                 todo.append(re.match(r"[A-Za-z0-9._-]+", requirement).group())
@@ -114,7 +254,7 @@ def runtime_folder(folder: Path) -> Path:
                 source, linked = dist.locate_file(top), folder / top
             if not linked.is_symlink():
                 linked.symlink_to(source)
-    return folder
+    return versions
 
 
 def baseline_folder(folder: Path, service: str) -> Path:
@@ -127,15 +267,20 @@ def baseline_folder(folder: Path, service: str) -> Path:
     return folder
 
 
-def measure_once(task: Path, runtime: Path, handler: str, env: dict) -> float:
+def measure_once(python: str, task: Path, runtime: Path, handler: str, env: dict) -> float:
     module, _, function = handler.rpartition(".")
-    command = [sys.executable, "-I", "-S", "-B", "-c", CHILD, str(task), str(runtime)]
+    command = [python, "-I", "-S", "-B", "-c", CHILD, str(task), str(runtime)]
     result = subprocess.run(
         [*command, module, function], env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         raise SystemExit(f"importing {handler} from {task} failed:\n{result.stderr}")
     return float(result.stdout.strip().splitlines()[-1])
+
+
+def remove_bytecode(folder: Path) -> None:
+    for cache in sorted(folder.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
 
 
 def load_services(dist: Path) -> list[dict]:
@@ -157,6 +302,17 @@ def milliseconds(samples: list[float]) -> str:
     return f"{median:.0f} ms ({low:.0f}-{high:.0f})"
 
 
+def bytecode_report(services: list[dict], runner: Runner, source_only: bool) -> str:
+    shipped = sorted({str(service.get("bytecode")) for service in services})
+    if source_only:
+        return f"zips' bytecode ({', '.join(shipped)}) removed first (--source-only)"
+    if shipped == [runner.cache_tag]:
+        return f"zips' {runner.cache_tag} bytecode used"
+    if shipped == ["None"]:
+        return "zips without bytecode"
+    return f"zips' bytecode ({', '.join(shipped)}) not used by this interpreter"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dist", type=Path, default=REPO_ROOT / "dist")
@@ -164,24 +320,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace-disabled", action="store_true", help="POWERTOOLS_TRACE_DISABLED")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument(
-        "--precompiled",
+        "--source-only",
         action="store_true",
-        help="byte-compile the extracted zip first: what shipping .pyc files would save",
+        help="remove the zips' bytecode before timing: what shipping it saves",
+    )
+    interpreter = parser.add_mutually_exclusive_group()
+    interpreter.add_argument(
+        "--python",
+        metavar="PATH",
+        help=f"the CPython {package.RUNTIME_VERSION} to measure with (default: as build/package.py "
+        f"finds it: ${package.LAMBDA_PYTHON_ENV}, python{package.RUNTIME_VERSION} on PATH, pyenv)",
+    )
+    interpreter.add_argument(
+        "--current-python",
+        action="store_true",
+        help="measure with this interpreter and its own boto3 (ignores the zips' bytecode)",
+    )
+    parser.add_argument(
+        "--cache", type=Path, default=CACHE, help="where the runtime's venv is kept (.bench/)"
     )
     args = parser.parse_args(argv)
     services = load_services(args.dist)
+    runner = choose_runner(args.python, args.current_python, args.cache.resolve())
 
     with tempfile.TemporaryDirectory(prefix="cold-start-") as scratch:
         scratch = Path(scratch)
-        runtime = runtime_folder(scratch / "runtime")
+        versions = runtime_folder(scratch / "runtime", runner.site)
+        runtime = scratch / "runtime"
         cases = []  # (service, kind, task folder, handler, environment)
         for service in services:
             name = service["name"]
             task = scratch / name
             with zipfile.ZipFile(service["zip_path"]) as archive:
                 archive.extractall(task)
-            if args.precompiled:
-                compileall.compile_dir(task, quiet=1)
+            if args.source_only:
+                remove_bytecode(task)
             env = function_environment(name, service["handler"], task, args.trace_disabled)
             baseline = baseline_folder(scratch / f"baseline-{name}", name)
             cases.append((name, "service", task, service["handler"], env))
@@ -190,14 +363,16 @@ def main(argv: list[str] | None = None) -> int:
         samples = {(name, kind): [] for name, kind, *_ in cases}
         for run in range(args.runs + 1):  # interleaved, so drift hits every case alike
             for name, kind, task, handler, env in cases:
-                elapsed = measure_once(task, runtime, handler, env)
+                elapsed = measure_once(runner.python, task, runtime, handler, env)
                 if run > 0:  # the first round only warms the file cache
                     samples[name, kind].append(elapsed)
 
+    bytecode = bytecode_report(services, runner, args.source_only)
     print(
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {args.runs} runs per case, "
-        f"tracer {'disabled' if args.trace_disabled else 'enabled'}"
-        f"{', zip byte-compiled first' if args.precompiled else ''}\n"
+        f"Python {runner.version} ({runner.origin}), boto3 {versions.get('boto3')}, "
+        f"botocore {versions.get('botocore')}, {bytecode}; {os.cpu_count()} CPUs, "
+        f"{args.runs} runs per case, "
+        f"tracer {'disabled' if args.trace_disabled else 'enabled'}\n"
     )
     print("| function | zip size | cold start: median (min-max) | baseline (boto3 clients) "
           "| ratio | goals |")  # fmt: skip
