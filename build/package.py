@@ -188,6 +188,9 @@ class Service:
     handler: str
     libs: tuple[str, ...]
     root: Path  # the repository root
+    # Folders of the third-party packages left out of the zip: parts the service never
+    # imports (for example Powertools' event handlers), kept out for size.
+    exclude: tuple[str, ...] = ()
 
     @property
     def zip_name(self) -> str:
@@ -213,6 +216,7 @@ def load_service(root: Path, name: str) -> Service:
             handler=gate["handler"],
             libs=tuple(gate.get("libs", [])),
             root=root,
+            exclude=tuple(gate.get("exclude", [])),
         )
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise BuildError(f"cannot read {pyproject}: {error}") from error
@@ -375,6 +379,20 @@ def install_locked(service: Service, target: Path) -> dict:
     return collect_tree(target, "", skip_top=SKIPPED_TOP_LEVEL)
 
 
+def leave_out(files: dict, service: Service) -> None:
+    """Drop the folders `exclude` names; one that matches nothing is a stale setting."""
+    for folder in service.exclude:
+        prefix = folder.strip("/") + "/"
+        matched = [name for name in files if name.startswith(prefix)]
+        if not matched:
+            raise BuildError(
+                f"[tool.approval-gate].exclude names {folder!r}, which no locked package "
+                "installs: remove it from pyproject.toml"
+            )
+        for name in matched:
+            del files[name]
+
+
 def normalise_dist_info(files: dict) -> None:
     """Drop pip's install records and list in each RECORD only the files that ship."""
     for name in [n for n in files if is_dist_info(n) and n.rpartition("/")[2] in INSTALL_RECORDS]:
@@ -501,6 +519,7 @@ def package_service(
     with tempfile.TemporaryDirectory(prefix=f"package-{service.name}-") as site:
         third_party = install_locked(service, Path(site))
     check_pure(third_party, service.lock.name)
+    leave_out(third_party, service)
     files = dict(sources)
     merge(files, third_party, service.lock.name)
     normalise_dist_info(files)

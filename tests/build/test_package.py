@@ -429,6 +429,30 @@ def test_unchanged_services_are_skipped_and_a_change_rebuilds_only_that_one(repo
         assert archive.read("start_approval/handler.py").endswith(b"# changed\n")
 
 
+@pytest.mark.parametrize("name", SERVICES)
+def test_folders_the_service_excludes_do_not_ship(repo, dist, name):
+    excluded = tomllib.loads((repo / "services" / name / "pyproject.toml").read_text())["tool"][
+        "approval-gate"
+    ]["exclude"]
+    assert "aws_lambda_powertools/event_handler" in excluded
+    with zipfile.ZipFile(zip_path(dist, name)) as archive:
+        names = archive.namelist()
+    assert not [n for n in names for folder in excluded if n.startswith(folder + "/")]
+    assert "aws_lambda_powertools/utilities/idempotency/__init__.py" in names  # still used
+
+
+def test_an_exclude_that_matches_nothing_fails_and_says_what_to_remove(repo, tmp_path):
+    checkout = shutil.copytree(repo, tmp_path / "checkout")
+    pyproject = checkout / "services" / "start_approval" / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace("exclude = [", 'exclude = [\n  "no_such_package/part",', 1)
+    )
+    result = run_package(checkout, tmp_path / "dist", "--service", "start_approval")
+    assert result.returncode == 1
+    assert "'no_such_package/part'" in result.stderr and "remove it" in result.stderr
+    assert not list((tmp_path / "dist").glob("*.zip"))
+
+
 def test_a_failed_build_leaves_no_zip_names_the_service_and_keeps_the_others(repo, dist, tmp_path):
     checkout = shutil.copytree(repo, tmp_path / "checkout")
     service = checkout / "services" / "receive_result"
