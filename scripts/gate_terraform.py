@@ -29,7 +29,6 @@ from python_terraform import IsFlagged, IsNotFlagged, Terraform
 from scripts.terraform_env import TerraformEnvError, setup
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "terraform" / "examples"
 MANIFEST = REPO / "dist" / "manifest.json"
 
 
@@ -41,11 +40,17 @@ class GateTerraform:
     """One example root module (`aws` or `local`) and its variables."""
 
     def __init__(
-        self, example: str = "aws", variables: dict[str, Any] | None = None, quiet: bool = False
+        self,
+        example: str = "aws",
+        variables: dict[str, Any] | None = None,
+        quiet: bool = False,
+        root: Path = REPO,
     ):
-        self.folder = EXAMPLES / example
+        self.root = root
+        self.folder = root / "terraform" / "examples" / example
+        self.manifest = root / "dist" / "manifest.json"
         if not (self.folder / "main.tf").exists():
-            raise GateError(f"no Terraform example named {example!r} in {EXAMPLES}")
+            raise GateError(f"no Terraform example named {example!r} in {self.folder.parent}")
         self.example = example
         self.variables = dict(variables or {})
         self.quiet = quiet  # keep Terraform's output unless a command fails
@@ -53,8 +58,10 @@ class GateTerraform:
 
     # Checks, each with the fix
     def check(self) -> None:
-        if not MANIFEST.exists():
-            raise GateError(f"{MANIFEST.relative_to(REPO)} is missing: run `make package` first.")
+        if not self.manifest.exists():
+            raise GateError(
+                f"{self.manifest.relative_to(self.root)} is missing: run `make package` first."
+            )
         if self.example == "aws":
             self._check_credentials()
         try:
@@ -90,6 +97,20 @@ class GateTerraform:
         code = self._run("plan", detailed_exitcode=IsFlagged, input=False, accept=(0, 2))
         return code == 2
 
+    def planned_changes(self) -> dict[str, list[str]]:
+        """Resource address -> actions, for every resource the plan would change."""
+        self._run("plan", input=False, out="release.tfplan", accept=(0, 2))
+        assert self._terraform is not None
+        code, out, err = self._terraform.cmd("show", "release.tfplan", json=IsFlagged)
+        (self.folder / "release.tfplan").unlink(missing_ok=True)
+        if code != 0:
+            raise GateError(f"terraform show failed: {err}")
+        return {
+            change["address"]: change["change"]["actions"]
+            for change in json.loads(out).get("resource_changes", [])
+            if change["change"]["actions"] != ["no-op"]
+        }
+
     def apply(self) -> None:
         self._run("apply", skip_plan=True, input=False)
 
@@ -110,7 +131,7 @@ class GateTerraform:
         if code not in accept:
             tail = "\n".join(f"{out or ''}\n{err or ''}".strip().splitlines()[-40:])
             detail = f"\n{tail}" if self.quiet else ""
-            folder = self.folder.relative_to(REPO)
+            folder = self.folder.relative_to(self.root)
             raise GateError(f"terraform {command} in {folder} failed{detail}")
         return code
 
