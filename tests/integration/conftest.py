@@ -1,4 +1,7 @@
-"""One local AWS per test session, and the gate deployed into it once, by Terraform."""
+"""A local AWS per test module, and the gate deployed into it once, by Terraform.
+
+Module scope, not session: moto's state is process-wide, so one LocalAws runs at a time
+and the sandbox's own tests start theirs after these end."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from scripts.terraform_env import TerraformEnvError, setup
 pytestmark = pytest.mark.terraform
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_aws():
     try:
         setup()
@@ -25,7 +28,7 @@ def local_aws():
         yield aws
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def gate(local_aws):
     if not MANIFEST.exists():
         subprocess.run([sys.executable, str(REPO / "build" / "package.py")], check=True)

@@ -21,6 +21,7 @@ locals {
 
   # Known before apply, so policies can name them without dependency cycles.
   rule_arn          = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
+  queue_arn         = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.queue_name}"
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
 
   kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
@@ -287,11 +288,16 @@ resource "aws_dynamodb_table" "approvals" {
 # Dead-letter queue for result events that could not be delivered
 ################################################################################
 
+# The policy is set with the queue, not by a separate aws_sqs_queue_policy: the provider
+# waits for queue attributes to settle after each write (several reads, 5 s apart), so one
+# write instead of two saves that wait on apply and on destroy. Its ARN is built from the
+# name, as the queue's own ARN is not known before the queue exists.
 resource "aws_sqs_queue" "dead_letter" {
   name                              = local.queue_name
   message_retention_seconds         = var.dead_letter_message_retention_seconds
   kms_master_key_id                 = local.kms_key_arn
   kms_data_key_reuse_period_seconds = 300
+  policy                            = data.aws_iam_policy_document.dead_letter.json
   tags                              = local.tags
 }
 
@@ -300,7 +306,7 @@ data "aws_iam_policy_document" "dead_letter" {
     sid       = "EventBridgeSendsUndeliveredResults"
     effect    = "Allow"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letter.arn]
+    resources = [local.queue_arn]
 
     principals {
       type        = "Service"
@@ -318,7 +324,7 @@ data "aws_iam_policy_document" "dead_letter" {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.dead_letter.arn]
+    resources = [local.queue_arn]
 
     principals {
       type        = "AWS"
@@ -331,11 +337,6 @@ data "aws_iam_policy_document" "dead_letter" {
       values   = ["false"]
     }
   }
-}
-
-resource "aws_sqs_queue_policy" "dead_letter" {
-  queue_url = aws_sqs_queue.dead_letter.id
-  policy    = data.aws_iam_policy_document.dead_letter.json
 }
 
 ################################################################################
@@ -530,8 +531,6 @@ resource "aws_cloudwatch_event_target" "receive_result" {
   dead_letter_config {
     arn = aws_sqs_queue.dead_letter.arn
   }
-
-  depends_on = [aws_sqs_queue_policy.dead_letter]
 }
 
 resource "aws_lambda_permission" "events_invoke_receive_result" {
