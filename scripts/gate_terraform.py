@@ -45,8 +45,12 @@ class GateTerraform:
         variables: dict[str, Any] | None = None,
         quiet: bool = False,
         root: Path = REPO,
+        state: Path | None = None,
     ):
         self.root = root
+        # A state file of its own (the demo's, a test's) leaves the example's default
+        # state, a user's own deployment, alone.
+        self.state = state
         self.folder = root / "terraform" / "examples" / example
         self.manifest = root / "dist" / "manifest.json"
         if not (self.folder / "main.tf").exists():
@@ -73,6 +77,7 @@ class GateTerraform:
             working_dir=str(self.folder),
             terraform_bin_path=found.terraform,
             variables=self.variables,
+            state=str(self.state) if self.state else None,
         )
 
     @staticmethod
@@ -119,7 +124,8 @@ class GateTerraform:
 
     def outputs(self) -> dict[str, Any]:
         assert self._terraform is not None
-        values = self._terraform.output(capture_output=True) or {}
+        state = {"state": str(self.state)} if self.state else {}
+        values = self._terraform.output(capture_output=True, **state) or {}
         return {name: value["value"] for name, value in values.items()}
 
     def _run(self, command: str, accept: tuple[int, ...] = (0,), **options: Any) -> int:

@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,6 +20,8 @@ from sandbox.server import LocalAws
 from scripts.gate_terraform import GateTerraform
 
 ACCOUNT_ID = "123456789012"  # moto's account
+# The local deployment's Terraform state: beside the sandbox's own files, gitignored.
+DEFAULT_STATE = Path(__file__).resolve().parents[1] / ".sandbox" / "local-gate.tfstate"
 FAKE_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
@@ -46,6 +49,7 @@ class LocalGate:
         approvers: tuple[str, ...] = ("alice", "bob", "carol"),
         approval_timeout_seconds: int = 3600,
         quiet: bool = True,
+        state: Path | None = None,
     ):
         self.aws = aws
         self.approver_names = approvers
@@ -60,6 +64,7 @@ class LocalGate:
                 "notification_emails": ["approvers@example.com"],
             },
             quiet=quiet,
+            state=state or DEFAULT_STATE,
         )
         self.outputs: dict[str, Any] = {}
         self.approvers: dict[str, Approver] = {}
@@ -67,6 +72,8 @@ class LocalGate:
 
     # Deployment
     def deploy(self) -> None:
+        if self.terraform.state:
+            self.terraform.state.parent.mkdir(parents=True, exist_ok=True)
         self.terraform.check()
         self.terraform.init()
         self.terraform.apply()
