@@ -12,8 +12,16 @@ SERVICE ?=
 PYTEST_ARGS ?=
 EXAMPLE ?= aws
 SANDBOX_PORT ?= 5000
+TOOLS_VENV ?= .venv-tools
+# Root modules that `make lint` initializes (-backend=false) and validates.
+TF_ROOTS := terraform/examples/aws terraform/examples/local terraform/modules/approval_gate terraform/modules/lambda_service
+# The state machine definition, rendered by Terraform from the module's template (no init needed).
+ASL_FIXTURE := tests/terraform/fixtures/state_machine
+# Terraform with the repository's environment (scripts/terraform_env.py: provider mirror or
+# registry, plugin cache under .tfcli/); TERRAFORM_BIN as there.
+TF_SETUP = tf_env="$$($(VENV_PYTHON) scripts/terraform_env.py --print)"; eval "$$tf_env"; tf="$${TERRAFORM_BIN:-terraform}"
 
-.PHONY: help install test lint format package bench demo sandbox sandbox-stop plan deploy destroy clean
+.PHONY: help install install-tools test lint format package bench demo sandbox sandbox-stop plan deploy destroy clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -27,14 +35,56 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV_PYTHON) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
-install: $(VENV)/.installed ## Create .venv with every tool and library, pinned
+# Linters that cannot share .venv (checkov pins its own boto3, ...): their own venv.
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version 2>&1)); run make with PYTHON=python3.12, say."; exit 1; }
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
+	@touch $@
+
+# asl-validator (the state machine linter), pinned by package-lock.json. Without npm this
+# warns and goes on (the Python targets do not need it); make lint and the tests then fail
+# saying how to install it. The lock file omits the registry's URLs: regenerate it with
+# `npm install --package-lock-only --omit-lockfile-registry-resolved`.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "npm ci"; npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "WARNING: npm not found, asl-validator not installed: install Node.js 18+ with npm, then run make install again." >&2; \
+	fi
+
+install-tools: $(TOOLS_VENV)/.installed node_modules/.installed ## Only the linters: .venv-tools (checkov) and node_modules (asl-validator)
+
+install: $(VENV)/.installed install-tools ## Create .venv, .venv-tools and node_modules with every tool and library, pinned
 
 test: install ## Run the tests (unit, sandbox, packaging)
 	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
 
-lint: install ## Static checks: ruff lint and format check
+lint: install ## Static checks: ruff, terraform fmt and validate, checkov, the state machine (asl-validator)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@$(TF_SETUP); \
+	echo "terraform fmt -check -recursive terraform $(ASL_FIXTURE)"; \
+	"$$tf" fmt -check -recursive -diff terraform $(ASL_FIXTURE) || \
+	  { echo "Not in terraform fmt style (the diff above): run terraform fmt -recursive on those files" >&2; exit 1; }; \
+	for dir in $(TF_ROOTS); do \
+	  echo "terraform init -backend=false && terraform validate: $$dir"; \
+	  out="$$("$$tf" -chdir=$$dir init -backend=false -input=false -no-color 2>&1)" || { echo "$$out" >&2; exit 1; }; \
+	  "$$tf" -chdir=$$dir validate -no-color; \
+	done
+	@echo "checkov --directory terraform"
+	@test -x $(TOOLS_VENV)/bin/checkov || { echo "checkov is missing: run make install" >&2; exit 1; }
+	@CKV_SKIP_PACKAGE_UPDATE_CHECK=true LOG_LEVEL=ERROR $(TOOLS_VENV)/bin/checkov --directory terraform \
+	  --framework terraform secrets --skip-download --compact --quiet
+	@echo "asl-validator: the state machine definition rendered from $(ASL_FIXTURE)"
+	@test -x node_modules/.bin/asl-validator || \
+	  { echo "asl-validator is missing: install Node.js 18+ with npm, then run make install" >&2; exit 1; }
+	@$(TF_SETUP); \
+	encoded="$$(echo 'base64encode(jsonencode(local.definition))' | "$$tf" -chdir=$(ASL_FIXTURE) console)"; \
+	definition="$$(echo "$$encoded" | tr -d '"' | base64 -d)"; \
+	node_modules/.bin/asl-validator --json-definition "$$definition"
 
 format: install ## Format the Python code
 	$(VENV)/bin/ruff check --fix .

@@ -23,16 +23,16 @@ def local_aws():
     try:
         setup()
     except TerraformEnvError as error:
-        pytest.skip(f"Terraform cannot run here, integration tests skipped:\n{error}")
+        pytest.fail(f"Terraform cannot run here (the integration tests need it):\n{error}")
     with LocalAws(port=0) as aws:
         yield aws
 
 
 @pytest.fixture(scope="module")
-def gate(local_aws):
+def gate(local_aws, tmp_path_factory):
     if not MANIFEST.exists():
         subprocess.run([sys.executable, str(REPO / "build" / "package.py")], check=True)
-    deployed = LocalGate(local_aws)
+    deployed = LocalGate(local_aws, state=tmp_path_factory.mktemp("gate") / "terraform.tfstate")
     deployed.deploy()
     try:
         yield deployed
