@@ -95,7 +95,8 @@ class GateTerraform:
 
     # Terraform commands
     def init(self) -> None:
-        self._run("init", input=False, upgrade=IsNotFlagged)
+        # Straight to cmd: python-terraform's init() would add -state, which init refuses.
+        self._run("cmd", "init", input=False, no_color=IsFlagged)
 
     def plan(self) -> bool:
         """Prints the plan; True when it has changes."""
@@ -128,17 +129,18 @@ class GateTerraform:
         values = self._terraform.output(capture_output=True, **state) or {}
         return {name: value["value"] for name, value in values.items()}
 
-    def _run(self, command: str, accept: tuple[int, ...] = (0,), **options: Any) -> int:
+    def _run(self, command: str, *args: str, accept: tuple[int, ...] = (0,), **options: Any) -> int:
         if self._terraform is None:
             self.check()
         assert self._terraform is not None
         method = getattr(self._terraform, command)
-        code, out, err = method(capture_output=self.quiet, **options)
+        code, out, err = method(*args, capture_output=self.quiet, **options)
         if code not in accept:
             tail = "\n".join(f"{out or ''}\n{err or ''}".strip().splitlines()[-40:])
             detail = f"\n{tail}" if self.quiet else ""
             folder = self.folder.relative_to(self.root)
-            raise GateError(f"terraform {command} in {folder} failed{detail}")
+            name = args[0] if command == "cmd" else command
+            raise GateError(f"terraform {name} in {folder} failed{detail}")
         return code
 
 
