@@ -151,6 +151,7 @@ def test_a_callback_refused_because_the_workflow_is_gone_is_recorded_not_retried
     workflow, reply = started()
     # The workflow's task is answered elsewhere: its token is closed.
     gate.sfn.send_task_success(taskToken=workflow.payload["task_token"], output="{}")
+    assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"  # gone, not waiting
     gate.signal("alice", reply["automation_execution_id"], "Approve")
 
     [result] = deliver_all(gate, receive_handler, context)
