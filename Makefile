@@ -21,7 +21,7 @@ ASL_FIXTURE := tests/terraform/fixtures/state_machine
 # registry, plugin cache under .tfcli/); TERRAFORM_BIN as there.
 TF_SETUP = tf_env="$$($(VENV_PYTHON) scripts/terraform_env.py --print)"; eval "$$tf_env"; tf="$${TERRAFORM_BIN:-terraform}"
 
-.PHONY: help install install-tools test lint format package bench demo sandbox sandbox-stop plan deploy destroy clean
+.PHONY: help install install-tools test lint format package bench demo sandbox sandbox-stop plan deploy redrive destroy clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -110,6 +110,9 @@ plan: package ## terraform plan of terraform/examples/EXAMPLE (aws, or local)
 
 deploy: package ## terraform apply of terraform/examples/EXAMPLE; prints an input example
 	$(VENV_PYTHON) -m scripts.gate_terraform deploy --example $(EXAMPLE)
+
+redrive: install ## Replay approval results from the dead-letter queue (after the fix)
+	$(VENV_PYTHON) -m scripts.redrive --example $(EXAMPLE) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
 destroy: install ## terraform destroy of terraform/examples/EXAMPLE
 	$(VENV_PYTHON) -m scripts.gate_terraform destroy --example $(EXAMPLE)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -140,3 +141,48 @@ def test_bad_input_fails_the_workflow_with_the_named_error(gate):
     assert execution["status"] == "FAILED"
     assert execution["error"] == "InvalidApprovalRequest"
     assert "request.approvers[0]" in execution["cause"]
+
+
+def test_a_result_that_keeps_failing_lands_in_the_dead_letter_queue_and_is_replayed(gate):
+    from scripts.redrive import redrive
+
+    execution_arn = gate.start(request(gate, "alice"))
+    automation = gate.automation_of(execution_arn)
+    # The records table refuses receive_result's writes (a broken deployment, say): every
+    # attempt fails, Lambda retries twice, then the event goes to the dead-letter queue.
+    gate.aws.api(
+        "/moto-api/sandbox/faults",
+        {"service": "dynamodb", "operation": "UpdateItem", "error_code": "AccessDeniedException"},
+    )
+    sqs = gate.client("sqs")
+    queue = gate.outputs["dead_letter_queue_url"]
+    try:
+        gate.decide("alice", automation, "Approve", "approved while broken")
+
+        def dead_lettered():
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            return int(attributes["ApproximateNumberOfMessages"]) >= 1
+
+        deadline = time.monotonic() + 60
+        while not dead_lettered():
+            assert time.monotonic() < deadline, "nothing reached the dead-letter queue"
+            time.sleep(0.5)
+        assert (
+            gate.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+            == "RUNNING"
+        )
+        alarm = gate.client("cloudwatch").describe_alarms(
+            AlarmNames=[gate.outputs["dead_letter_alarm_name"]]
+        )["MetricAlarms"][0]
+        assert alarm["Namespace"] == "AWS/SQS" and alarm["Threshold"] == 0
+    finally:
+        gate.aws.api("/moto-api/sandbox/faults", method="DELETE")  # the fix
+
+    result = redrive(sqs, gate.client("lambda"), queue, gate.outputs["receive_result_alias_arn"])
+    assert result.failed == [] and result.replayed >= 1
+    approval = decision_of(gate.finished(execution_arn))
+    assert approval["is_approved"] is True
+    assert approval["decided_by"][0]["comment"] == "approved while broken"
+    assert redrive(sqs, gate.client("lambda"), queue, "unused").replayed == 0  # queue empty

@@ -47,3 +47,8 @@ output "dead_letter_queue_url" {
   description = "URL of the dead-letter queue of undelivered results."
   value       = module.approval_gate.dead_letter_queue_url
 }
+
+output "dead_letter_alarm_name" {
+  description = "CloudWatch alarm on the dead-letter queue."
+  value       = module.approval_gate.dead_letter_alarm_name
+}

@@ -13,17 +13,18 @@ provider "aws" {
   max_retries = 2
 
   endpoints {
-    dynamodb = var.endpoint
-    events   = var.endpoint
-    iam      = var.endpoint
-    kms      = var.endpoint
-    lambda   = var.endpoint
-    logs     = var.endpoint
-    sfn      = var.endpoint
-    sns      = var.endpoint
-    sqs      = var.endpoint
-    ssm      = var.endpoint
-    sts      = var.endpoint
+    cloudwatch = var.endpoint
+    dynamodb   = var.endpoint
+    events     = var.endpoint
+    iam        = var.endpoint
+    kms        = var.endpoint
+    lambda     = var.endpoint
+    logs       = var.endpoint
+    sfn        = var.endpoint
+    sns        = var.endpoint
+    sqs        = var.endpoint
+    ssm        = var.endpoint
+    sts        = var.endpoint
   }
 }
 

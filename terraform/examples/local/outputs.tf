@@ -67,3 +67,8 @@ output "automation_role_arn" {
   description = "ARN of the role the automation runs as."
   value       = module.approval_gate.automation_role_arn
 }
+
+output "dead_letter_alarm_name" {
+  description = "CloudWatch alarm on the dead-letter queue."
+  value       = module.approval_gate.dead_letter_alarm_name
+}

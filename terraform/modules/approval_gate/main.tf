@@ -518,6 +518,25 @@ resource "aws_cloudwatch_event_rule" "approval_result" {
   tags = local.tags
 }
 
+# Anything in the dead-letter queue is a decision that did not reach its workflow: alarm
+# on the first one. After the fix, `make redrive` replays them (README, Operating it).
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  alarm_name          = "${var.name_prefix}-undelivered-approval-results"
+  alarm_description   = "Approval results in ${local.queue_name} did not reach their workflow. Read the queue, fix the cause, then replay them with `make redrive`."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.dead_letter.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = local.tags
+}
+
 resource "aws_cloudwatch_event_target" "receive_result" {
   rule      = aws_cloudwatch_event_rule.approval_result.name
   target_id = "receive-result"

@@ -179,3 +179,8 @@ output "kms_key_arn" {
   description = "ARN of the KMS key that encrypts the gate's data."
   value       = local.kms_key_arn
 }
+
+output "dead_letter_alarm_name" {
+  description = "CloudWatch alarm that fires when an approval result lands in the dead-letter queue."
+  value       = aws_cloudwatch_metric_alarm.dead_letters.alarm_name
+}

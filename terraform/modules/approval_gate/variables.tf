@@ -406,3 +406,14 @@ variable "kms_key_deletion_window_in_days" {
     error_message = "kms_key_deletion_window_in_days must be a whole number from 7 to 30."
   }
 }
+
+variable "alarm_actions" {
+  description = "ARNs notified when approval results land in the dead-letter queue and when it is empty again (an SNS topic of the operators, say). Empty: the alarm only shows in CloudWatch."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-z-]*:", arn))])
+    error_message = "alarm_actions must be ARNs (arn:aws:sns:<region>:<account>:<topic>, say)."
+  }
+}
