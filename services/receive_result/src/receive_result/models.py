@@ -82,7 +82,7 @@ class ApproverDecision:
         if isinstance(raw, str):
             try:
                 raw = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None
         if not isinstance(raw, dict) or not raw.get("Approver"):
             return None

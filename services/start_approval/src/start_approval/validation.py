@@ -39,6 +39,11 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
         _validator()(event)
     except fastjsonschema.JsonSchemaValueException as error:
         raise InvalidApprovalRequest(_explain(error)) from None
+    except RecursionError:  # a value nested deeper than any request needs
+        raise InvalidApprovalRequest(
+            "the payload is nested too deeply: request fields are strings, numbers and "
+            "lists of strings."
+        ) from None
 
     request = event["request"]
     approvers = tuple(request.get("approvers") or settings.default_approvers)
@@ -51,12 +56,18 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
     if "approvers" not in request:
         _check_default_approvers(approvers)
 
-    quorum = request.get("min_required_approvals", settings.default_min_required_approvals)
+    # int(): JSON Schema counts 2.0 as an integer; SSM wants "2".
+    quorum = int(request.get("min_required_approvals", settings.default_min_required_approvals))
+    quorum_field = (
+        "request.min_required_approvals"
+        if "min_required_approvals" in request
+        else "DEFAULT_MIN_REQUIRED_APPROVALS (function environment)"
+    )
     if quorum > len(approvers):
         raise InvalidApprovalRequest(
-            f"request.min_required_approvals is {quorum} but {approvers_field} lists only "
-            f"{len(approvers)} approver(s): lower min_required_approvals to at most "
-            f"{len(approvers)} or add approvers."
+            f"{quorum_field} is {quorum} but {approvers_field} lists only "
+            f"{len(approvers)} approver(s): lower the quorum to at most {len(approvers)} or "
+            "add approvers."
         )
 
     return TaskInvocation(
@@ -98,6 +109,8 @@ def _check_default_approvers(approvers: tuple[str, ...]) -> None:
     if len(set(approvers)) != len(approvers):
         problems.append("lists a principal twice")
     problems += [f"{a!r} is not an IAM principal" for a in approvers if not pattern.match(a)]
+    limit = item_schema["items"]["maxLength"]
+    problems += [f"{a[:40]!r}... is over {limit} characters" for a in approvers if len(a) > limit]
     if problems:
         raise InvalidApprovalRequest(
             f"{_DEFAULT_APPROVERS_FIELD} {'; '.join(problems)}: "
