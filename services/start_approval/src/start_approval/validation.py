@@ -35,6 +35,12 @@ def _validator():
 
 
 def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
+    broken = _text_that_is_not_unicode(event, "")
+    if broken is not None:
+        raise InvalidApprovalRequest(
+            f"{broken or 'the payload'} holds text that is not valid Unicode (a lone "
+            "surrogate, such as \\ud800): send UTF-8 text."
+        )
     try:
         _validator()(event)
     except fastjsonschema.JsonSchemaValueException as error:
@@ -82,6 +88,32 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
             description=request.get("description"),
         ),
     )
+
+
+def _text_that_is_not_unicode(value: Any, path: str, depth: int = 0) -> str | None:
+    """The path of the first string that cannot be encoded as UTF-8 (JSON allows lone
+    surrogates; UTF-8, DynamoDB and the approval id's hash do not), else None."""
+    if depth > 32:  # deeper than any valid payload; the schema check refuses it
+        return None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        where = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip(".")
+        found = _text_that_is_not_unicode(item, where, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def _message(request: dict[str, Any]) -> str:
