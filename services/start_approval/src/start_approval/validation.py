@@ -22,6 +22,8 @@ from start_approval.models import CONFIRMATION_MESSAGE, ApprovalRequest, TaskInv
 from start_approval.settings import Settings
 
 _DEFAULT_APPROVERS_FIELD = "DEFAULT_APPROVERS (function environment)"
+_PAYLOAD_FIELDS = ("task_token", "execution_arn", "state_name", "state_entered_time", "request")
+_REQUEST_FIELDS = ("message", "confirmation_url", "confirmation_file", "approvers", "description")
 
 
 @cache
@@ -35,7 +37,7 @@ def _validator():
 
 
 def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
-    broken = _text_that_is_not_unicode(event, "")
+    broken = _text_that_is_not_unicode(_fields_used(event), "")
     if broken is not None:
         raise InvalidApprovalRequest(
             f"{broken or 'the payload'} holds text that is not valid Unicode (a lone "
@@ -88,6 +90,17 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
             description=request.get("description"),
         ),
     )
+
+
+def _fields_used(event: Any) -> Any:
+    """The parts of the payload the gate reads (the rest of the state's input travels with
+    the workflow, unread, whatever it holds)."""
+    if not isinstance(event, dict):
+        return event
+    used = {k: v for k, v in event.items() if k in _PAYLOAD_FIELDS}
+    if isinstance(used.get("request"), dict):
+        used["request"] = {k: v for k, v in used["request"].items() if k in _REQUEST_FIELDS}
+    return used
 
 
 def _text_that_is_not_unicode(value: Any, path: str, depth: int = 0) -> str | None:
