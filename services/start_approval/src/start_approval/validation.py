@@ -143,24 +143,29 @@ def _message(request: dict[str, Any]) -> str:
     )
 
 
+@cache
+def _approvers_validator():
+    return fastjsonschema.compile({"$schema": payload_schema()["$schema"], **_approvers_schema()})
+
+
+def _approvers_schema() -> dict[str, Any]:
+    return payload_schema()["properties"]["request"]["properties"]["approvers"]
+
+
 def _check_default_approvers(approvers: tuple[str, ...]) -> None:
     """Defaults come from Terraform, which validates them too; a hand-edited environment
-    gets the same checks as a request, named after the variable."""
-    item_schema = payload_schema()["properties"]["request"]["properties"]["approvers"]
-    pattern = re.compile(item_schema["items"]["pattern"])
-    problems = []
-    if len(approvers) > item_schema["maxItems"]:
-        problems.append(f"lists {len(approvers)} principals, at most 10 may approve")
-    if len(set(approvers)) != len(approvers):
-        problems.append("lists a principal twice")
-    problems += [f"{a!r} is not an IAM principal" for a in approvers if not pattern.match(a)]
-    limit = item_schema["items"]["maxLength"]
-    problems += [f"{a[:40]!r}... is over {limit} characters" for a in approvers if len(a) > limit]
-    if problems:
-        raise InvalidApprovalRequest(
-            f"{_DEFAULT_APPROVERS_FIELD} {'; '.join(problems)}: "
-            f"{item_schema['items']['description']}"
+    gets the request's own schema rules, named after the variable."""
+    try:
+        _approvers_validator()(list(approvers))
+    except fastjsonschema.JsonSchemaValueException as error:
+        # The sub-schema's root is the list itself: _explain calls it "the payload" and
+        # an item "[3]"; the message names the variable and its 1-based entry instead.
+        explained = re.sub(
+            r"^\[(\d+)\]",
+            lambda index: f"entry {int(index.group(1)) + 1}",
+            _explain(error).removeprefix("the payload").lstrip(),
         )
+        raise InvalidApprovalRequest(f"{_DEFAULT_APPROVERS_FIELD} {explained}") from None
 
 
 def _explain(error: fastjsonschema.JsonSchemaValueException) -> str:
