@@ -48,6 +48,8 @@ def create_records_table(dynamodb: Any) -> None:
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "execution_arn", "AttributeType": "S"},
+            {"AttributeName": "awaiting", "AttributeType": "S"},
+            {"AttributeName": "requested_epoch", "AttributeType": "N"},
         ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
@@ -55,7 +57,18 @@ def create_records_table(dynamodb: Any) -> None:
                 "IndexName": "by_execution",
                 "KeySchema": [{"AttributeName": "execution_arn", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": "pending",
+                "KeySchema": [
+                    {"AttributeName": "awaiting", "KeyType": "HASH"},
+                    {"AttributeName": "requested_epoch", "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": ["approval_id", "automation_execution_id"],
+                },
+            },
         ],
         BillingMode="PAY_PER_REQUEST",
     )
@@ -251,3 +264,17 @@ def receive_handler():
     from receive_result.handler import lambda_handler
 
     return lambda_handler
+
+
+@pytest.fixture
+def sweep_handler():
+    from receive_result.handler import sweep_handler
+
+    return sweep_handler
+
+
+@pytest.fixture
+def workflow_ended_handler():
+    from receive_result.handler import workflow_ended_handler
+
+    return workflow_ended_handler

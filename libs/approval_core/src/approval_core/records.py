@@ -7,12 +7,18 @@ Every state change is a conditional write, so concurrent or repeated deliveries 
 move a record twice.
 
 Lifecycle: PENDING (automation requested) -> DECIDED (outcome claimed, callback SENDING)
--> callback DELIVERED or REFUSED (the workflow was gone).
+-> callback DELIVERED or REFUSED (the workflow was gone); or PENDING -> CLOSED when the
+workflow ended first (its automation is then cancelled).
+
+Two indexes: `by_execution` finds the approvals of a workflow execution; `pending` is
+sparse (only PENDING records carry its key, `awaiting`) and projects no task token, so the
+periodic sweep lists what still waits without reading a token.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -22,6 +28,10 @@ from botocore.exceptions import ClientError
 KEY_ATTRIBUTE = "pk"
 TTL_ATTRIBUTE = "expiration"
 EXECUTION_INDEX = "by_execution"
+PENDING_INDEX = "pending"
+# The pending index's partition key: present (one constant value) while PENDING only.
+AWAITING_ATTRIBUTE = "awaiting"
+_AWAITING_DECISION = "decision"
 _RECORD_PREFIX = "approval#"
 
 _serializer = TypeSerializer()
@@ -31,6 +41,7 @@ _deserializer = TypeDeserializer()
 class ApprovalStatus(enum.StrEnum):
     PENDING = "PENDING"
     DECIDED = "DECIDED"
+    CLOSED = "CLOSED"
 
 
 class CallbackStatus(enum.StrEnum):
@@ -56,6 +67,7 @@ class ApprovalRecord:
     decided_at: str | None = None
     callback: CallbackStatus | None = None
     callback_error: str | None = None
+    closed_reason: str | None = None
 
     @property
     def key(self) -> dict[str, Any]:
@@ -64,6 +76,8 @@ class ApprovalRecord:
     def to_item(self) -> dict[str, Any]:
         values = {name: value for name, value in asdict(self).items() if value is not None}
         values[KEY_ATTRIBUTE] = _RECORD_PREFIX + self.approval_id
+        if self.status is ApprovalStatus.PENDING:
+            values[AWAITING_ATTRIBUTE] = _AWAITING_DECISION
         return {name: _serializer.serialize(value) for name, value in values.items()}
 
     @classmethod
@@ -78,6 +92,15 @@ class ApprovalRecord:
         if values.get("callback"):
             values["callback"] = CallbackStatus(values["callback"])
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """What the pending index holds of a record (no task token)."""
+
+    approval_id: str
+    requested_epoch: int
+    automation_execution_id: str | None
 
 
 class RecordNotPending(Exception):
@@ -127,8 +150,12 @@ class ApprovalRecords:
             require_status=ApprovalStatus.PENDING,
         )
 
-    def set_automation(self, approval_id: str, automation_execution_id: str, now: str) -> None:
-        self._update(
+    def set_automation(
+        self, approval_id: str, automation_execution_id: str, now: str
+    ) -> ApprovalRecord:
+        """Stores the automation's id whatever the status; the caller sees the record as
+        it now is (CLOSED: the workflow ended while the automation was started)."""
+        return self._update(
             approval_id,
             "SET automation_execution_id = :automation, updated_at = :now",
             {":automation": automation_execution_id, ":now": now},
@@ -140,7 +167,7 @@ class ApprovalRecords:
         return self._update(
             approval_id,
             "SET #status = :decided, outcome = :outcome, decided_at = :now, "
-            "updated_at = :now, callback = :sending",
+            f"updated_at = :now, callback = :sending REMOVE {AWAITING_ATTRIBUTE}",
             {
                 ":decided": ApprovalStatus.DECIDED.value,
                 ":outcome": outcome,
@@ -149,6 +176,50 @@ class ApprovalRecords:
             },
             require_status=ApprovalStatus.PENDING,
         )
+
+    def close(self, approval_id: str, reason: str, now: str) -> ApprovalRecord:
+        """PENDING -> CLOSED: the workflow ended before a decision. Raises RecordNotPending
+        when the record has left PENDING (decided, or closed before)."""
+        return self._update(
+            approval_id,
+            "SET #status = :closed, closed_reason = :reason, updated_at = :now "
+            f"REMOVE {AWAITING_ATTRIBUTE}",
+            {":closed": ApprovalStatus.CLOSED.value, ":reason": reason, ":now": now},
+            require_status=ApprovalStatus.PENDING,
+        )
+
+    def of_execution(self, execution_arn: str) -> list[ApprovalRecord]:
+        """Every approval record of one workflow execution (any status)."""
+        return [
+            ApprovalRecord.from_item(item)
+            for item in self._query(
+                IndexName=EXECUTION_INDEX,
+                KeyConditionExpression="execution_arn = :arn",
+                ExpressionAttributeValues={":arn": {"S": execution_arn}},
+            )
+        ]
+
+    def pending(self) -> Iterator[PendingApproval]:
+        """PENDING approvals, oldest first. The index is eventually consistent: a record
+        decided a moment ago may still be listed, which the conditional claim makes
+        harmless."""
+        for item in self._query(
+            IndexName=PENDING_INDEX,
+            KeyConditionExpression="#awaiting = :decision",
+            ExpressionAttributeNames={"#awaiting": AWAITING_ATTRIBUTE},
+            ExpressionAttributeValues={":decision": {"S": _AWAITING_DECISION}},
+        ):
+            values = {name: _deserializer.deserialize(value) for name, value in item.items()}
+            yield PendingApproval(
+                approval_id=values["approval_id"],
+                requested_epoch=int(values["requested_epoch"]),
+                automation_execution_id=values.get("automation_execution_id"),
+            )
+
+    def _query(self, **request: Any) -> Iterator[dict[str, Any]]:
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(TableName=self._table, **request):
+            yield from page.get("Items", [])
 
     def finish_callback(
         self, approval_id: str, callback: CallbackStatus, now: str, error: str | None = None

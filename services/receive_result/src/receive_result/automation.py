@@ -6,7 +6,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from approval_core.automations import cancel_automation
 from receive_result.models import APPROVE_ACTION, ApprovalStep, ApproverDecision
+
+# Automation statuses after which nothing changes: the approval step has its result.
+FINISHED_AUTOMATION_STATUSES = ("Success", "Failed", "TimedOut", "Cancelled")
+# DescribeAutomationExecutions takes at most 10 values per filter.
+_FILTER_VALUES_LIMIT = 10
 
 
 class ApprovalAutomation:
@@ -55,6 +61,29 @@ class ApprovalAutomation:
             ),
             failure_message=step.get("FailureMessage") or execution.get("FailureMessage"),
         )
+
+    def finished_among(self, automation_execution_ids: list[str]) -> list[str]:
+        """The automations of the list that have finished: one DescribeAutomationExecutions
+        per 10 ids, so a sweep costs SSM calls in proportion to what still waits (the
+        per-approval reads are for the finished ones only)."""
+        finished: list[str] = []
+        for start in range(0, len(automation_execution_ids), _FILTER_VALUES_LIMIT):
+            batch = automation_execution_ids[start : start + _FILTER_VALUES_LIMIT]
+            pages = self._client.get_paginator("describe_automation_executions").paginate(
+                Filters=[
+                    {"Key": "ExecutionId", "Values": batch},
+                    {"Key": "ExecutionStatus", "Values": list(FINISHED_AUTOMATION_STATUSES)},
+                ]
+            )
+            for page in pages:
+                finished += [
+                    execution["AutomationExecutionId"]
+                    for execution in page.get("AutomationExecutionMetadataList", [])
+                ]
+        return finished
+
+    def cancel(self, automation_execution_id: str) -> bool:
+        return cancel_automation(self._client, automation_execution_id)
 
 
 def _approve_step(steps: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -1,8 +1,15 @@
-"""Lambda entry point: observability, parse, deliver. The logic is in service.py."""
+"""Lambda entry points: observability, parse, act. The logic is beside them.
+
+- lambda_handler: an SSM step status-change event -> its decision delivered (service.py).
+- sweep_handler: a scheduled event -> decisions whose event was lost delivered (sweep.py).
+- workflow_ended_handler: a Step Functions execution status-change event -> the approvals
+  of the ended execution closed, their automations cancelled (closing.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -14,11 +21,13 @@ from approval_core.idempotency import idempotent
 from approval_core.records import ApprovalRecords
 from receive_result.automation import ApprovalAutomation
 from receive_result.callbacks import WorkflowCallbacks
+from receive_result.closing import WorkflowCloser
 from receive_result.errors import MalformedEvent, UnexpectedEvent
-from receive_result.models import Delivery, StepStatusEvent
+from receive_result.models import Delivery, StepStatusEvent, WorkflowEndedEvent
 from receive_result.observability import logger, metrics, tracer
 from receive_result.service import ResultReceiver
 from receive_result.settings import Settings
+from receive_result.sweep import PendingSweep
 
 # Created during initialisation, reused by every invocation of this environment.
 _ssm = client("ssm")
@@ -32,12 +41,22 @@ _idempotency_config = IdempotencyConfig(
 )
 
 
+@dataclass(frozen=True)
+class _App:
+    receiver: ResultReceiver
+    deliver: Callable[..., Delivery]
+    sweep: PendingSweep
+    closer: WorkflowCloser
+
+
 @cache
-def _app() -> tuple[ResultReceiver, Callable[..., Delivery]]:
+def _app() -> _App:
     settings = Settings.from_environment()
+    records = ApprovalRecords(_dynamodb, settings.table_name)
+    automation = ApprovalAutomation(_ssm)
     receiver = ResultReceiver(
-        automation=ApprovalAutomation(_ssm),
-        records=ApprovalRecords(_dynamodb, settings.table_name),
+        automation=automation,
+        records=records,
         callbacks=WorkflowCallbacks(_stepfunctions),
         settings=settings,
     )
@@ -49,14 +68,19 @@ def _app() -> tuple[ResultReceiver, Callable[..., Delivery]]:
         client=_dynamodb,
         config=_idempotency_config,
     )
-    return receiver, deliver
+    return _App(
+        receiver=receiver,
+        deliver=deliver,
+        sweep=PendingSweep(records, automation, receiver, lambda d: deliver(decision=d)),
+        closer=WorkflowCloser(records, automation),
+    )
 
 
 @logger.inject_lambda_context(log_event=True)  # SSM events carry no secret
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    receiver, deliver = _app()
+    app = _app()
     try:
         step_event = StepStatusEvent.parse(event)
     except MalformedEvent as error:
@@ -64,7 +88,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise
     tracer.put_annotation(key="automation_execution_id", value=step_event.automation_execution_id)
     try:
-        decision = receiver.decision_for(step_event)
+        decision = app.receiver.decision_for(step_event)
     except UnexpectedEvent as error:
         logger.error("Unexpected event", extra={"problem": str(error)})
         raise
@@ -72,4 +96,36 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"status": "IGNORED", "automation_execution_id": step_event.automation_execution_id}
     tracer.put_annotation(key="approval_id", value=decision.approval_id)
     _idempotency_config.register_lambda_context(context)
-    return deliver(decision=decision).to_dict()
+    return app.deliver(decision=decision).to_dict()
+
+
+# Time kept back from a sweep for the last delivery to finish and the metrics to flush.
+_SWEEP_RESERVE_MS = 10_000
+
+
+@logger.inject_lambda_context(log_event=True)  # a scheduled event carries nothing secret
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def sweep_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Any event starts a sweep (the schedule's, or an operator's `{}`)."""
+    _idempotency_config.register_lambda_context(context)
+    report = _app().sweep.run(
+        has_time=lambda: context.get_remaining_time_in_millis() > _SWEEP_RESERVE_MS
+    )
+    return report.to_dict()
+
+
+@logger.inject_lambda_context(log_event=False)  # the event holds the workflow's input/output
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def workflow_ended_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        ended = WorkflowEndedEvent.parse(event)
+    except MalformedEvent as error:
+        logger.error("Malformed event", extra={"problem": str(error)})
+        raise
+    tracer.put_annotation(key="execution_arn", value=ended.execution_arn)
+    if not ended.has_ended:
+        logger.info("Ignored: the execution has not ended", extra={"status": ended.status})
+        return {"execution_arn": ended.execution_arn, "status": ended.status, "closed": []}
+    return _app().closer.close(ended).to_dict()

@@ -192,3 +192,84 @@ class Delivery:
             "callback": self.callback,
             "detail": self.detail,
         }
+
+
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+# A waiting approval outlives its workflow in each of these (SUCCEEDED too: a workflow
+# can Catch the approval's States.Timeout and succeed on another path).
+ENDED_EXECUTION_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+@dataclass(frozen=True)
+class WorkflowEndedEvent:
+    """A Step Functions execution reached a terminal status."""
+
+    execution_arn: str
+    state_machine_arn: str
+    status: str
+
+    @classmethod
+    def parse(cls, event: Any) -> WorkflowEndedEvent:
+        if not isinstance(event, dict):
+            raise MalformedEvent(f"the event is a {type(event).__name__}, not a JSON object")
+        if event.get("source") != "aws.states" or event.get("detail-type") != (
+            EXECUTION_STATUS_CHANGE
+        ):
+            raise MalformedEvent(
+                f"source {event.get('source')!r} / detail-type {event.get('detail-type')!r}: "
+                f"expected 'aws.states' / {EXECUTION_STATUS_CHANGE!r}"
+            )
+        detail = event.get("detail")
+        if not isinstance(detail, dict):
+            raise MalformedEvent("detail is missing or not an object")
+        values = {}
+        for name, key in (
+            ("execution_arn", "executionArn"),
+            ("state_machine_arn", "stateMachineArn"),
+            ("status", "status"),
+        ):
+            value = detail.get(key)
+            if not isinstance(value, str) or not value:
+                raise MalformedEvent(f"detail.{key} is missing or not a non-empty string")
+            values[name] = value
+        return cls(**values)
+
+    @property
+    def has_ended(self) -> bool:
+        return self.status in ENDED_EXECUTION_STATUSES
+
+
+@dataclass(frozen=True)
+class ClosedApprovals:
+    """What closing a workflow's approvals did."""
+
+    execution_arn: str
+    status: str
+    closed: tuple[str, ...] = ()
+    cancelled_automations: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "execution_arn": self.execution_arn,
+            "status": self.status,
+            "closed": list(self.closed),
+            "cancelled_automations": list(self.cancelled_automations),
+        }
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one sweep found and delivered."""
+
+    pending: int
+    finished: int
+    delivered: tuple[str, ...] = ()
+    unchecked: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pending": self.pending,
+            "finished": self.finished,
+            "delivered": list(self.delivered),
+            "unchecked": self.unchecked,
+        }

@@ -9,7 +9,12 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from approval_core.clock import utc_now
-from approval_core.records import ApprovalRecords, CallbackStatus, RecordNotPending
+from approval_core.records import (
+    ApprovalRecords,
+    ApprovalStatus,
+    CallbackStatus,
+    RecordNotPending,
+)
 from receive_result.automation import ApprovalAutomation
 from receive_result.callbacks import CallbackRefused, WorkflowCallbacks
 from receive_result.errors import UnexpectedEvent
@@ -42,11 +47,18 @@ class ResultReceiver:
                 f"function handles {APPROVE_ACTION} steps of {self._settings.document_name!r} "
                 "only; fix the EventBridge rule's pattern"
             )
-        step = self._automation.read(event.automation_execution_id)
+        return self.decision_of(event.automation_execution_id, event_status=event.status)
+
+    def decision_of(
+        self, automation_execution_id: str, event_status: str | None = None
+    ) -> Decision | None:
+        """The decision SSM holds for one automation, or None (not this gate's, or the
+        approval step has not finished)."""
+        step = self._automation.read(automation_execution_id)
         if step is None or step.approval_id is None:
             logger.warning(
                 "Ignored: the automation does not exist or was not started by this gate",
-                extra={"automation_execution_id": event.automation_execution_id},
+                extra={"automation_execution_id": automation_execution_id},
             )
             return None
         logger.set_correlation_id(step.approval_id)
@@ -56,7 +68,7 @@ class ResultReceiver:
                 "Ignored: SSM has not finished the approval step, whatever the event says",
                 extra={
                     "approval_id": step.approval_id,
-                    "event_status": event.status,
+                    "event_status": event_status,
                     "step_status": step.step_status,
                 },
             )
@@ -74,6 +86,12 @@ class ResultReceiver:
             _count_decision(decision, seconds=int(now.timestamp()) - record.requested_epoch)
         except RecordNotPending as claimed:
             record = claimed.record
+            if record.status is ApprovalStatus.CLOSED:
+                logger.info(
+                    "Ignored: the workflow ended before the decision",
+                    extra={"closed_reason": record.closed_reason},
+                )
+                return Delivery(decision.approval_id, decision.outcome.value, "CLOSED")
             if record.callback is not CallbackStatus.SENDING:
                 logger.info("Duplicate: the decision was delivered before")
                 return Delivery(decision.approval_id, record.outcome or "", "DUPLICATE")

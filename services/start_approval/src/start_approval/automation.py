@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from approval_core.automations import cancel_automation
 from start_approval.errors import ApprovalConcurrencyLimitExceeded, ApprovalStartThrottled
 from start_approval.models import ApprovalRequest
 from start_approval.settings import Settings
@@ -72,3 +73,6 @@ class ApprovalAutomation:
                 ) from error
             raise
         return response["AutomationExecutionId"]
+
+    def cancel(self, automation_execution_id: str) -> bool:
+        return cancel_automation(self._client, automation_execution_id)

@@ -6,7 +6,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from approval_core.clock import utc_now
-from approval_core.records import ApprovalRecord, ApprovalRecords, RecordNotPending
+from approval_core.records import (
+    ApprovalRecord,
+    ApprovalRecords,
+    ApprovalStatus,
+    RecordNotPending,
+)
 from start_approval.automation import ApprovalAutomation
 from start_approval.errors import ApprovalAlreadyDecided
 from start_approval.models import StartedApproval, TaskInvocation
@@ -48,16 +53,31 @@ class ApprovalStarter:
         try:
             stored = self._records.create_or_refresh(record)
         except RecordNotPending as decided:
+            ended = decided.record.outcome or f"closed: workflow {decided.record.closed_reason}"
             raise ApprovalAlreadyDecided(
                 f"Approval {approval_id} of this Task state entry was already decided "
-                f"({decided.record.outcome}): its workflow task was answered before. Start a "
-                "new execution to ask again."
+                f"({ended}): its workflow task was answered before. Start a new execution "
+                "to ask again."
             ) from None
         created = stored is record
 
         automation_execution_id = self._automation.start(approval_id, invocation.request)
         if stored.automation_execution_id != automation_execution_id:
-            self._records.set_automation(approval_id, automation_execution_id, now.isoformat())
+            updated = self._records.set_automation(
+                approval_id, automation_execution_id, now.isoformat()
+            )
+            if updated.status is ApprovalStatus.CLOSED:
+                # The workflow ended between the record and the automation: the closing
+                # handler found no automation to cancel, so this start cancels its own.
+                self._automation.cancel(automation_execution_id)
+                logger.warning(
+                    "Workflow ended while its approval started: automation cancelled",
+                    extra={
+                        "approval_id": approval_id,
+                        "automation_execution_id": automation_execution_id,
+                        "closed_reason": updated.closed_reason,
+                    },
+                )
 
         if created:
             metrics.add_metric(name="ApprovalsRequested", unit="Count", value=1)
