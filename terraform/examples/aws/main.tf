@@ -16,5 +16,6 @@ module "approval_gate" {
   approvers                = var.approvers
   min_required_approvals   = var.min_required_approvals
   approval_timeout_seconds = var.approval_timeout_seconds
+  sweep_interval_minutes   = var.sweep_interval_minutes
   event_rule_state         = var.event_rule_state
 }

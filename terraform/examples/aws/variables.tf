@@ -56,3 +56,9 @@ variable "tags" {
     Project = "approval-gate"
   }
 }
+
+variable "sweep_interval_minutes" {
+  description = "How often the sweep delivers decisions whose SSM event was lost (minutes)."
+  type        = number
+  default     = 5
+}

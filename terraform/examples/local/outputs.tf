@@ -72,3 +72,13 @@ output "dead_letter_alarm_name" {
   description = "CloudWatch alarm on the dead-letter queue."
   value       = module.approval_gate.dead_letter_alarm_name
 }
+
+output "sweep_function_name" {
+  description = "Name of the sweep function (delivers decisions whose SSM event was lost)."
+  value       = module.approval_gate.sweep_function_name
+}
+
+output "close_approvals_function_name" {
+  description = "Name of the function that closes the approvals of ended workflows."
+  value       = module.approval_gate.close_approvals_function_name
+}

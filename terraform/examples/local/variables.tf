@@ -56,6 +56,12 @@ variable "approval_timeout_seconds" {
   default     = 604800
 }
 
+variable "sweep_interval_minutes" {
+  description = "How often the sweep delivers decisions whose SSM event was lost (minutes)."
+  type        = number
+  default     = 1
+}
+
 variable "event_rule_state" {
   description = "ENABLED or DISABLED: whether approval results are delivered."
   type        = string

@@ -14,13 +14,18 @@ locals {
   table_name           = "${var.name_prefix}-approvals"
   queue_name           = "${var.name_prefix}-approval-events-dlq"
   rule_name            = "${var.name_prefix}-approval-result"
+  workflow_ended_rule  = "${var.name_prefix}-workflow-ended"
+  sweep_rule_name      = "${var.name_prefix}-approval-sweep"
 
   start_approval_function_name = "${var.name_prefix}-start-approval"
   receive_result_function_name = "${var.name_prefix}-receive-result"
+  sweep_function_name          = "${var.name_prefix}-sweep-approvals"
+  close_function_name          = "${var.name_prefix}-close-approvals"
   state_machine_log_group_name = "/aws/vendedlogs/states/${local.state_machine_name}"
 
   # Known before apply, so policies can name them without dependency cycles.
   rule_arn          = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
+  workflow_rule_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.workflow_ended_rule}"
   queue_arn         = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.queue_name}"
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
 
@@ -32,6 +37,11 @@ locals {
   # The Task waits a little longer than the approval itself, so an expiry reaches the
   # workflow as Approval.Expired rather than States.Timeout.
   task_timeout_seconds = var.approval_timeout_seconds + var.task_timeout_margin_seconds
+  # An expiry whose event is lost reaches the workflow with the next sweep: the margin
+  # must cover one sweep interval and the delivery (the precondition on the state machine).
+  sweep_interval_seconds  = var.sweep_interval_minutes * 60
+  minimum_timeout_margin  = local.sweep_interval_seconds + var.lambda_timeout_seconds
+  lambda_log_group_prefix = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda"
 
   tags = merge(var.tags, { ApprovalGate = var.name_prefix })
 
@@ -88,8 +98,10 @@ data "aws_iam_policy_document" "kms" {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values = [
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.start_approval_function_name}",
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.receive_result_function_name}",
+        "${local.lambda_log_group_prefix}/${local.start_approval_function_name}",
+        "${local.lambda_log_group_prefix}/${local.receive_result_function_name}",
+        "${local.lambda_log_group_prefix}/${local.sweep_function_name}",
+        "${local.lambda_log_group_prefix}/${local.close_function_name}",
         "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.state_machine_log_group_name}",
       ]
     }
@@ -110,7 +122,7 @@ data "aws_iam_policy_document" "kms" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [local.rule_arn]
+      values   = [local.rule_arn, local.workflow_rule_arn]
     }
   }
 }
@@ -259,11 +271,32 @@ resource "aws_dynamodb_table" "approvals" {
     type = "S"
   }
 
-  # Sparse: only approval records carry execution_arn.
+  attribute {
+    name = "awaiting"
+    type = "S"
+  }
+
+  attribute {
+    name = "requested_epoch"
+    type = "N"
+  }
+
+  # Sparse: only approval records carry execution_arn. Closing a workflow's approvals
+  # finds them here.
   global_secondary_index {
     name            = "by_execution"
     hash_key        = "execution_arn"
     projection_type = "ALL"
+  }
+
+  # Sparse: only PENDING records carry `awaiting`. The sweep lists them here, oldest
+  # first; the projection leaves the task token out.
+  global_secondary_index {
+    name               = "pending"
+    hash_key           = "awaiting"
+    range_key          = "requested_epoch"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["approval_id", "automation_execution_id"]
   }
 
   # Shared with the Powertools idempotency records.
@@ -316,7 +349,7 @@ data "aws_iam_policy_document" "dead_letter" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [local.rule_arn]
+      values   = [local.rule_arn, local.workflow_rule_arn]
     }
   }
 
@@ -364,6 +397,14 @@ data "aws_iam_policy_document" "start_approval" {
       "arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-definition/${aws_ssm_document.approval.name}:*",
       "arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/${aws_ssm_document.approval.name}",
     ]
+  }
+
+  statement {
+    # When the workflow ended while the automation was being started (approval_core).
+    sid       = "CancelOwnAutomation"
+    effect    = "Allow"
+    actions   = ["ssm:StopAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
   }
 
   statement {
@@ -562,6 +603,195 @@ resource "aws_lambda_permission" "events_invoke_receive_result" {
 }
 
 ################################################################################
+# Lifecycle: the sweep (decisions whose SSM event was lost) and closing the approvals
+# of workflows that ended. Both run receive_result's code, released with it.
+################################################################################
+
+data "aws_iam_policy_document" "sweep_approvals" {
+  # The delivery is receive_result's own, with the same rights.
+  source_policy_documents = [data.aws_iam_policy_document.receive_result.json]
+
+  statement {
+    sid       = "ListPendingApprovals"
+    effect    = "Allow"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.approvals.arn}/index/pending"]
+  }
+
+  statement {
+    # AWS requires "*": DescribeAutomationExecutions has no resource type (it lists).
+    sid       = "FindFinishedAutomations"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeAutomationExecutions"]
+    resources = ["*"]
+  }
+}
+
+module "sweep_approvals" {
+  source = "../lambda_service"
+
+  manifest_path = var.manifest_path
+  service_name  = "receive_result"
+  handler       = "receive_result.handler.sweep_handler"
+  function_name = local.sweep_function_name
+  description   = "Every ${var.sweep_interval_minutes} min: delivers the decisions of ${local.document_name} whose event was lost."
+  alias_name    = var.lambda_alias_name
+
+  environment_variables = {
+    APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
+    APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
+  }
+  metrics_namespace = var.metrics_namespace
+  log_level         = var.log_level
+  policy_json       = data.aws_iam_policy_document.sweep_approvals.json
+
+  memory_size = var.lambda_memory_size
+  timeout     = var.lambda_timeout_seconds
+  # One sweep at a time: a sweep that outlasts its interval delays the next one.
+  reserved_concurrent_executions = 1
+  environment_kms_key_arn        = local.kms_key_arn
+  log_kms_key_arn                = local.kms_key_arn
+  log_retention_in_days          = var.log_retention_in_days
+  role_permissions_boundary      = var.role_permissions_boundary
+
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_rule" "sweep" {
+  name                = local.sweep_rule_name
+  description         = "Every ${var.sweep_interval_minutes} min: the sweep delivers decisions whose SSM event was lost."
+  schedule_expression = var.sweep_interval_minutes == 1 ? "rate(1 minute)" : "rate(${var.sweep_interval_minutes} minutes)"
+  state               = var.event_rule_state
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "sweep" {
+  rule      = aws_cloudwatch_event_rule.sweep.name
+  target_id = "sweep-approvals"
+  arn       = module.sweep_approvals.alias_arn
+
+  # A missed sweep is made good by the next one.
+  retry_policy {
+    maximum_retry_attempts       = 0
+    maximum_event_age_in_seconds = max(60, local.sweep_interval_seconds)
+  }
+}
+
+resource "aws_lambda_permission" "events_invoke_sweep" {
+  statement_id  = "AllowApprovalSweepSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.sweep_approvals.function_name
+  qualifier     = module.sweep_approvals.alias_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.sweep.arn
+}
+
+data "aws_iam_policy_document" "close_approvals" {
+  statement {
+    sid       = "FindApprovalsOfExecution"
+    effect    = "Allow"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.approvals.arn}/index/by_execution"]
+  }
+
+  statement {
+    sid       = "CloseApprovalRecords"
+    effect    = "Allow"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
+
+  statement {
+    sid       = "CancelApprovalAutomations"
+    effect    = "Allow"
+    actions   = ["ssm:StopAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  dynamic "statement" {
+    # Writing to the encrypted dead-letter queue (sqs:SendMessage is granted by lambda_service).
+    for_each = local.kms_key_given ? [local.kms_key_arn] : []
+    content {
+      sid       = "UseDeadLetterQueueKey"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+module "close_approvals" {
+  source = "../lambda_service"
+
+  manifest_path = var.manifest_path
+  service_name  = "receive_result"
+  handler       = "receive_result.handler.workflow_ended_handler"
+  function_name = local.close_function_name
+  description   = "Closes the approvals of workflows that ended while they waited, and cancels their automations."
+  alias_name    = var.lambda_alias_name
+
+  environment_variables = {
+    APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
+    APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
+  }
+  metrics_namespace = var.metrics_namespace
+  log_level         = var.log_level
+  policy_json       = data.aws_iam_policy_document.close_approvals.json
+
+  memory_size                    = var.lambda_memory_size
+  timeout                        = var.lambda_timeout_seconds
+  reserved_concurrent_executions = var.receive_result_reserved_concurrency
+  dead_letter_target_arn         = aws_sqs_queue.dead_letter.arn
+  environment_kms_key_arn        = local.kms_key_arn
+  log_kms_key_arn                = local.kms_key_arn
+  log_retention_in_days          = var.log_retention_in_days
+  role_permissions_boundary      = var.role_permissions_boundary
+
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_rule" "workflow_ended" {
+  name        = local.workflow_ended_rule
+  description = "Executions of the workflows that use the gate ended: their waiting approvals are closed."
+  state       = var.event_rule_state
+
+  event_pattern = jsonencode({
+    source        = ["aws.states"]
+    "detail-type" = ["Step Functions Execution Status Change"]
+    detail = {
+      stateMachineArn = distinct(concat([local.state_machine_arn], var.client_state_machine_arns))
+      status          = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+    }
+  })
+
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "close_approvals" {
+  rule      = aws_cloudwatch_event_rule.workflow_ended.name
+  target_id = "close-approvals"
+  arn       = module.close_approvals.alias_arn
+
+  retry_policy {
+    maximum_retry_attempts       = var.event_retry_maximum_attempts
+    maximum_event_age_in_seconds = var.event_maximum_age_seconds
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letter.arn
+  }
+}
+
+resource "aws_lambda_permission" "events_invoke_close_approvals" {
+  statement_id  = "AllowWorkflowEndedRule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.close_approvals.function_name
+  qualifier     = module.close_approvals.alias_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.workflow_ended.arn
+}
+
+################################################################################
 # State machine (Standard): request, wait for the decision, branch
 ################################################################################
 
@@ -680,6 +910,13 @@ resource "aws_sfn_state_machine" "this" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.task_timeout_margin_seconds >= local.minimum_timeout_margin
+      error_message = "task_timeout_margin_seconds (${var.task_timeout_margin_seconds}) must be at least sweep_interval_minutes x 60 + lambda_timeout_seconds (${local.minimum_timeout_margin}): otherwise the workflow's own timeout can fire before an expiry whose event was lost is delivered by the sweep. Raise the margin or shorten the sweep interval."
+    }
+  }
 
   depends_on = [aws_iam_role_policy.state_machine]
 }

@@ -184,3 +184,33 @@ output "dead_letter_alarm_name" {
   description = "CloudWatch alarm that fires when an approval result lands in the dead-letter queue."
   value       = aws_cloudwatch_metric_alarm.dead_letters.alarm_name
 }
+
+output "sweep_function_name" {
+  description = "Name of the sweep function (receive_result's code): delivers decisions whose SSM event was lost."
+  value       = module.sweep_approvals.function_name
+}
+
+output "sweep_log_group_name" {
+  description = "Log group of the sweep function."
+  value       = module.sweep_approvals.log_group_name
+}
+
+output "sweep_rule_name" {
+  description = "Name of the scheduled EventBridge rule that runs the sweep."
+  value       = aws_cloudwatch_event_rule.sweep.name
+}
+
+output "close_approvals_function_name" {
+  description = "Name of the function (receive_result's code) that closes the approvals of ended workflows and cancels their automations."
+  value       = module.close_approvals.function_name
+}
+
+output "close_approvals_log_group_name" {
+  description = "Log group of the close_approvals function."
+  value       = module.close_approvals.log_group_name
+}
+
+output "workflow_ended_rule_name" {
+  description = "Name of the EventBridge rule on Step Functions Execution Status Change of the workflows that use the gate."
+  value       = aws_cloudwatch_event_rule.workflow_ended.name
+}

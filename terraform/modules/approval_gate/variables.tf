@@ -103,13 +103,35 @@ variable "approval_timeout_seconds" {
 }
 
 variable "task_timeout_margin_seconds" {
-  description = "How much longer than approval_timeout_seconds the state machine's Task waits for the callback before States.Timeout (covers a late or lost result event)."
+  description = "How much longer than approval_timeout_seconds the state machine's Task waits for the callback before States.Timeout (covers a late or lost result event): at least sweep_interval_minutes x 60 + lambda_timeout_seconds, so the sweep delivers an expiry first."
   type        = number
   default     = 3600
 
   validation {
     condition     = var.task_timeout_margin_seconds >= 60 && var.task_timeout_margin_seconds <= 86400 && floor(var.task_timeout_margin_seconds) == var.task_timeout_margin_seconds
     error_message = "task_timeout_margin_seconds must be a whole number of seconds from 60 to 86400."
+  }
+}
+
+variable "sweep_interval_minutes" {
+  description = "How often the sweep looks for pending approvals whose automation has finished and delivers their decision (SSM events are best effort): a decision whose event is lost reaches its workflow within this interval."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.sweep_interval_minutes >= 1 && var.sweep_interval_minutes <= 1440 && floor(var.sweep_interval_minutes) == var.sweep_interval_minutes
+    error_message = "sweep_interval_minutes must be a whole number of minutes from 1 to 1440 (a day)."
+  }
+}
+
+variable "client_state_machine_arns" {
+  description = "ARNs of your own state machines that call start_approval (besides the module's): when one of their executions ends while its approval waits, the approval is closed and its automation cancelled."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.client_state_machine_arns : can(regex("^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[A-Za-z0-9_-]{1,80}$", arn))])
+    error_message = "client_state_machine_arns must hold state machine ARNs (arn:aws:states:<region>:<account>:stateMachine:<name>)."
   }
 }
 

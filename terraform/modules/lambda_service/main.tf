@@ -12,8 +12,9 @@ locals {
   artifact_dir = dirname(var.manifest_path)
   zip_path     = try("${local.artifact_dir}/${local.service.zip}", null)
 
-  version      = try(local.service.version, null)
-  handler      = try(local.service.handler, null)
+  version = try(local.service.version, null)
+  # The service's entry point from the manifest, unless this function uses another one.
+  handler      = var.handler != null ? var.handler : try(local.service.handler, null)
   runtime      = try(coalesce(try(local.service.runtime, null), try(local.manifest.runtime, null)), null)
   architecture = try(coalesce(try(local.service.architecture, null), try(local.manifest.architecture, null)), "x86_64")
 

@@ -36,6 +36,17 @@ variable "function_name" {
   }
 }
 
+variable "handler" {
+  description = "Entry point of this function inside the service's zip (module.function), when it is not the service's default handler from the manifest: one service can run several functions, released together."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.handler == null || can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$", var.handler))
+    error_message = "handler must be a dotted Python path such as receive_result.handler.sweep_handler."
+  }
+}
+
 variable "description" {
   description = "Description of the function. Defaults to the service name and version."
   type        = string

@@ -120,7 +120,7 @@ run "defaults" {
   assert {
     condition = (
       aws_dynamodb_table.approvals.hash_key == "pk" &&
-      one(aws_dynamodb_table.approvals.global_secondary_index[*].name) == "by_execution" &&
+      toset(aws_dynamodb_table.approvals.global_secondary_index[*].name) == toset(["by_execution", "pending"]) &&
       aws_dynamodb_table.approvals.ttl[0].attribute_name == "expiration" &&
       aws_dynamodb_table.approvals.point_in_time_recovery[0].enabled &&
       aws_dynamodb_table.approvals.billing_mode == "PAY_PER_REQUEST"
@@ -169,6 +169,60 @@ run "defaults" {
     condition     = aws_iam_role.automation.name == "gate-automation-eu-west-1"
     error_message = "The automation role is named after the prefix and region."
   }
+}
+
+run "lifecycle" {
+  command = plan
+
+  variables {
+    sweep_interval_minutes    = 10
+    client_state_machine_arns = ["arn:aws:states:eu-west-1:123456789012:stateMachine:release"]
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.sweep.schedule_expression == "rate(10 minutes)" && aws_cloudwatch_event_target.sweep.retry_policy[0].maximum_retry_attempts == 0
+    error_message = "The sweep runs every sweep_interval_minutes; a missed one is made good by the next."
+  }
+  assert {
+    condition     = module.sweep_approvals.function_name == "gate-sweep-approvals" && module.close_approvals.function_name == "gate-close-approvals"
+    error_message = "The lifecycle functions are named after the prefix."
+  }
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.workflow_ended.event_pattern) == {
+      source        = ["aws.states"]
+      "detail-type" = ["Step Functions Execution Status Change"]
+      detail = {
+        stateMachineArn = [
+          "arn:aws:states:eu-west-1:123456789012:stateMachine:gate",
+          "arn:aws:states:eu-west-1:123456789012:stateMachine:release",
+        ]
+        status = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+      }
+    }
+    error_message = "The workflow-ended rule matches the end of the gate's own and the listed state machines' executions."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.close_approvals.dead_letter_config[0].arn == aws_sqs_queue.dead_letter.arn
+    error_message = "A workflow-ended event that cannot be handled is kept in the dead-letter queue."
+  }
+  assert {
+    condition = anytrue([
+      for index in aws_dynamodb_table.approvals.global_secondary_index :
+      index.name == "pending" && index.projection_type == "INCLUDE" && try(toset(index.non_key_attributes), null) == toset(["approval_id", "automation_execution_id"])
+    ])
+    error_message = "The pending index leaves the task token out."
+  }
+}
+
+run "timeout_margin_shorter_than_a_sweep_refused" {
+  command = plan
+
+  variables {
+    sweep_interval_minutes      = 120
+    task_timeout_margin_seconds = 3600
+  }
+
+  expect_failures = [aws_sfn_state_machine.this]
 }
 
 run "rule_disabled" {
