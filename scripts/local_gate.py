@@ -50,7 +50,9 @@ class LocalGate:
         approval_timeout_seconds: int = 3600,
         quiet: bool = True,
         state: Path | None = None,
+        variables: dict[str, Any] | None = None,
     ):
+        """`variables`: more of the local example's Terraform variables (they win)."""
         self.aws = aws
         self.approver_names = approvers
         self.quiet = quiet
@@ -62,7 +64,8 @@ class LocalGate:
                 "min_required_approvals": 1,
                 "approval_timeout_seconds": approval_timeout_seconds,
                 "notification_emails": ["approvers@example.com"],
-            },
+            }
+            | (variables or {}),
             quiet=quiet,
             state=state or DEFAULT_STATE,
         )

@@ -17,6 +17,13 @@ from scripts.terraform_env import TerraformEnvError, setup
 
 pytestmark = pytest.mark.terraform
 
+# A workflow of "your own" that calls the gate (tests/integration/test_lifecycle.py): the
+# deployment lists it, so its ended executions close their approvals.
+CLIENT_STATE_MACHINE_NAME = "release-pipeline"
+CLIENT_STATE_MACHINE_ARN = (
+    f"arn:aws:states:us-east-1:123456789012:stateMachine:{CLIENT_STATE_MACHINE_NAME}"
+)
+
 
 @pytest.fixture(scope="module")
 def local_aws():
@@ -32,7 +39,11 @@ def local_aws():
 def gate(local_aws, tmp_path_factory):
     if not MANIFEST.exists():
         subprocess.run([sys.executable, str(REPO / "build" / "package.py")], check=True)
-    deployed = LocalGate(local_aws, state=tmp_path_factory.mktemp("gate") / "terraform.tfstate")
+    deployed = LocalGate(
+        local_aws,
+        state=tmp_path_factory.mktemp("gate") / "terraform.tfstate",
+        variables={"client_state_machine_arns": [CLIENT_STATE_MACHINE_ARN]},
+    )
     deployed.deploy()
     try:
         yield deployed

@@ -62,3 +62,9 @@ variable "sweep_interval_minutes" {
   type        = number
   default     = 5
 }
+
+variable "client_state_machine_arns" {
+  description = "Your own state machines that call start_approval: their ended executions close their approvals too."
+  type        = list(string)
+  default     = []
+}

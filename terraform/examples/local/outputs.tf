@@ -82,3 +82,13 @@ output "close_approvals_function_name" {
   description = "Name of the function that closes the approvals of ended workflows."
   value       = module.approval_gate.close_approvals_function_name
 }
+
+output "sweep_rule_name" {
+  description = "Name of the scheduled rule that runs the sweep."
+  value       = module.approval_gate.sweep_rule_name
+}
+
+output "approval_task_state" {
+  description = "The gate's Task state (JSON), to embed the approval in your own state machine."
+  value       = module.approval_gate.approval_task_state
+}

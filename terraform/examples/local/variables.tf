@@ -67,3 +67,9 @@ variable "event_rule_state" {
   type        = string
   default     = "ENABLED"
 }
+
+variable "client_state_machine_arns" {
+  description = "Your own state machines that call start_approval: their ended executions close their approvals too."
+  type        = list(string)
+  default     = []
+}
