@@ -34,7 +34,7 @@ def bump(root, service: str, version: str) -> None:
     init.write_text(re.sub(r'__version__ = ".*"', f'__version__ = "{version}"', init.read_text()))
 
 
-def test_bumping_receive_result_changes_only_its_function_and_alias(local_aws, tmp_path):
+def test_bumping_receive_result_changes_only_its_functions_and_aliases(local_aws, tmp_path):
     checkout = tmp_path / "checkout"
     ignore = shutil.ignore_patterns(
         ".terraform", "*.tfstate*", ".terraform.lock.hcl", "__pycache__"
@@ -58,16 +58,18 @@ def test_bumping_receive_result_changes_only_its_function_and_alias(local_aws, t
     try:
         assert deployment.planned_changes() == {}  # no drift after apply
 
-        bump(checkout, "receive_result", "0.1.1")
+        bump(checkout, "receive_result", "0.2.1")
         output = package(checkout)
         assert re.search(r"^start_approval\s+\S+\s+unchanged", output, re.M), output
-        assert re.search(r"^receive_result\s+0\.1\.1\s+built", output, re.M), output
+        assert re.search(r"^receive_result\s+0\.2\.1\s+built", output, re.M), output
 
+        # receive_result's code runs three functions (delivery, sweep, closing): all three
+        # move to the new version together, and nothing else changes.
         changes = deployment.planned_changes()
-        receive_result = "module.approval_gate.module.receive_result"
         assert changes == {
-            f"{receive_result}.aws_lambda_function.this": ["update"],
-            f"{receive_result}.aws_lambda_alias.this": ["update"],
+            f"module.approval_gate.module.{function}.aws_lambda_{kind}.this": ["update"]
+            for function in ("receive_result", "sweep_approvals", "close_approvals")
+            for kind in ("function", "alias")
         }
     finally:
         deployment.destroy()
