@@ -144,7 +144,7 @@ def test_bad_input_fails_the_workflow_with_the_named_error(gate):
 
 
 def test_a_result_that_keeps_failing_lands_in_the_dead_letter_queue_and_is_replayed(gate):
-    from scripts.redrive import redrive
+    from scripts.redrive import gate_functions, redrive
 
     execution_arn = gate.start(request(gate, "alice"))
     automation = gate.automation_of(execution_arn)
@@ -180,9 +180,12 @@ def test_a_result_that_keeps_failing_lands_in_the_dead_letter_queue_and_is_repla
     finally:
         gate.aws.api("/moto-api/sandbox/faults", method="DELETE")  # the fix
 
-    result = redrive(sqs, gate.client("lambda"), queue, gate.outputs["receive_result_alias_arn"])
+    functions = gate_functions(
+        gate.outputs["receive_result_alias_arn"], gate.outputs["close_approvals_alias_arn"]
+    )
+    result = redrive(sqs, gate.client("lambda"), queue, functions)
     assert result.failed == [] and result.replayed >= 1
     approval = decision_of(gate.finished(execution_arn))
     assert approval["is_approved"] is True
     assert approval["decided_by"][0]["comment"] == "approved while broken"
-    assert redrive(sqs, gate.client("lambda"), queue, "unused").replayed == 0  # queue empty
+    assert redrive(sqs, gate.client("lambda"), queue, functions).replayed == 0  # queue empty

@@ -213,3 +213,44 @@ def test_a_workflow_of_your_own_that_times_out_closes_its_approval(gate, client_
     )
     record = record_of(gate, execution_arn)
     assert (record["status"], record["closed_reason"]) == ("CLOSED", "FAILED")
+
+
+def test_a_workflow_end_that_cannot_be_handled_is_kept_and_replayed_to_close_approvals(gate):
+    """SSM refuses the cancel (a broken role, say): close_approvals fails, Lambda retries,
+    the event lands in the dead-letter queue; after the fix, redrive sends it back to
+    close_approvals (not to receive_result: the queue is shared, the source decides)."""
+    from scripts.redrive import gate_functions, redrive
+
+    execution_arn = gate.start(request(gate, "alice", message="stopped while SSM is broken"))
+    automation = gate.automation_of(execution_arn)
+    sqs, queue = gate.client("sqs"), gate.outputs["dead_letter_queue_url"]
+    gate.aws.api(
+        "/moto-api/sandbox/faults",
+        {
+            "service": "ssm",
+            "operation": "StopAutomationExecution",
+            "error_code": "AccessDeniedException",
+        },
+    )
+    try:
+        gate.client("stepfunctions").stop_execution(executionArn=execution_arn)
+
+        def dead_lettered() -> bool:
+            messages = sqs.receive_message(
+                QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0
+            ).get("Messages", [])
+            return any(execution_arn in m["Body"] for m in messages)
+
+        wait_for(dead_lettered, 60, "the workflow-ended event did not reach the queue")
+        assert automation_status(gate, automation) == "Waiting"
+    finally:
+        gate.aws.api("/moto-api/sandbox/faults", method="DELETE")  # the fix
+
+    functions = gate_functions(
+        gate.outputs["receive_result_alias_arn"], gate.outputs["close_approvals_alias_arn"]
+    )
+    result = redrive(sqs, gate.client("lambda"), queue, functions)
+    assert result.failed == [] and result.replayed >= 1
+    assert automation_status(gate, automation) == "Cancelled"
+    record = record_of(gate, execution_arn)
+    assert (record["status"], record["closed_reason"]) == ("CLOSED", "ABORTED")

@@ -62,3 +62,8 @@ output "close_approvals_function_name" {
   description = "Name of the function that closes the approvals of ended workflows."
   value       = module.approval_gate.close_approvals_function_name
 }
+
+output "close_approvals_alias_arn" {
+  description = "ARN of the close_approvals alias."
+  value       = module.approval_gate.close_approvals_alias_arn
+}

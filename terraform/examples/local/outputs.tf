@@ -92,3 +92,8 @@ output "approval_task_state" {
   description = "The gate's Task state (JSON), to embed the approval in your own state machine."
   value       = module.approval_gate.approval_task_state
 }
+
+output "close_approvals_alias_arn" {
+  description = "ARN of the close_approvals alias."
+  value       = module.approval_gate.close_approvals_alias_arn
+}

@@ -205,6 +205,11 @@ output "close_approvals_function_name" {
   value       = module.close_approvals.function_name
 }
 
+output "close_approvals_alias_arn" {
+  description = "ARN of the close_approvals alias (`make redrive` replays Step Functions events to it)."
+  value       = module.close_approvals.alias_arn
+}
+
 output "close_approvals_log_group_name" {
   description = "Log group of the close_approvals function."
   value       = module.close_approvals.log_group_name
