@@ -155,7 +155,7 @@ class LocalGate:
                         return automation_id
             return None
 
-        return _wait(waiting, timeout, f"no approval waits for {execution_arn}")
+        return wait_for(waiting, timeout, f"no approval waits for {execution_arn}")
 
     def finished(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
         sfn = self.client("stepfunctions")
@@ -164,7 +164,7 @@ class LocalGate:
             described = sfn.describe_execution(executionArn=execution_arn)
             return described if described["status"] != "RUNNING" else None
 
-        return _wait(done, timeout, f"{execution_arn} is still running")
+        return wait_for(done, timeout, f"{execution_arn} is still running")
 
     # The approvers
     def decide(self, approver: str, automation_id: str, signal: str, comment: str = "") -> None:
@@ -251,7 +251,8 @@ def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def _wait(probe: Any, timeout: float, failure: str) -> Any:
+def wait_for(probe: Any, timeout: float, failure: str) -> Any:
+    """`probe()`'s first truthy result, polled every 0.2 s; TimeoutError after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = probe()

@@ -6,12 +6,11 @@ Everything runs as deployed: Terraform's rules, schedules and functions in the l
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from scripts.local_gate import wait_for
 from tests.integration.conftest import CLIENT_STATE_MACHINE_ARN, CLIENT_STATE_MACHINE_NAME
 
 pytestmark = pytest.mark.terraform
@@ -21,16 +20,6 @@ STEP_EVENT = "EC2 Automation Step Status-change Notification"
 
 def request(gate, approver: str = "alice", message: str = "Ship it?") -> dict:
     return {"message": message, "approvers": [gate.principal_arn(approver)]}
-
-
-def wait_for(probe, timeout: float, failure: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, failure
-        time.sleep(0.2)
 
 
 def automation_status(gate, automation_id: str) -> str:

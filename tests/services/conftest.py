@@ -278,3 +278,15 @@ def workflow_ended_handler():
     from receive_result.handler import workflow_ended_handler
 
     return workflow_ended_handler
+
+
+@pytest.fixture
+def started(gate, start_handler, context):
+    """Starts a workflow whose approval waits; returns (workflow, start reply)."""
+
+    def start(**request):
+        body = {"message": "Ship it?", "approvers": [gate.principal("alice")]} | request
+        workflow = gate.start_workflow(body)
+        return workflow, start_handler(workflow.payload, context)
+
+    return start

@@ -14,16 +14,6 @@ from receive_result.errors import MalformedEvent
 from tests.aws_env import ACCOUNT_ID, REGION
 
 
-@pytest.fixture
-def started(gate, start_handler, context):
-    def start(**request):
-        body = {"message": "Ship it?", "approvers": [gate.principal("alice")]} | request
-        workflow = gate.start_workflow(body)
-        return workflow, start_handler(workflow.payload, context)
-
-    return start
-
-
 def scheduled_event() -> dict:
     return {
         "version": "0",

@@ -11,18 +11,6 @@ import sandbox
 from receive_result.errors import MalformedEvent, UnexpectedEvent
 
 
-@pytest.fixture
-def started(gate, start_handler, context):
-    """Starts a workflow whose approval waits; returns (workflow, start reply)."""
-
-    def start(**request):
-        body = {"message": "Ship it?", "approvers": [gate.principal("alice")]} | request
-        workflow = gate.start_workflow(body)
-        return workflow, start_handler(workflow.payload, context)
-
-    return start
-
-
 def deliver_all(gate, receive_handler, context) -> list[dict]:
     return [receive_handler(event, context) for event in gate.result_events()]
 

@@ -506,6 +506,14 @@ data "aws_iam_policy_document" "receive_result" {
   }
 }
 
+locals {
+  # receive_result's code runs three functions (delivery, sweep, closing): one configuration.
+  receive_result_environment = {
+    APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
+    APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
+  }
+}
+
 module "receive_result" {
   source = "../lambda_service"
 
@@ -515,13 +523,10 @@ module "receive_result" {
   description   = "Reads the decision of ${local.document_name} and sends it back to the waiting Step Functions task."
   alias_name    = var.lambda_alias_name
 
-  environment_variables = {
-    APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
-    APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
-  }
-  metrics_namespace = var.metrics_namespace
-  log_level         = var.log_level
-  policy_json       = data.aws_iam_policy_document.receive_result.json
+  environment_variables = local.receive_result_environment
+  metrics_namespace     = var.metrics_namespace
+  log_level             = var.log_level
+  policy_json           = data.aws_iam_policy_document.receive_result.json
 
   memory_size                    = var.lambda_memory_size
   timeout                        = var.lambda_timeout_seconds
@@ -637,13 +642,10 @@ module "sweep_approvals" {
   description   = "Every ${var.sweep_interval_minutes} min: delivers the decisions of ${local.document_name} whose event was lost."
   alias_name    = var.lambda_alias_name
 
-  environment_variables = {
-    APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
-    APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
-  }
-  metrics_namespace = var.metrics_namespace
-  log_level         = var.log_level
-  policy_json       = data.aws_iam_policy_document.sweep_approvals.json
+  environment_variables = local.receive_result_environment
+  metrics_namespace     = var.metrics_namespace
+  log_level             = var.log_level
+  policy_json           = data.aws_iam_policy_document.sweep_approvals.json
 
   memory_size = var.lambda_memory_size
   timeout     = var.lambda_timeout_seconds
@@ -730,13 +732,10 @@ module "close_approvals" {
   description   = "Closes the approvals of workflows that ended while they waited, and cancels their automations."
   alias_name    = var.lambda_alias_name
 
-  environment_variables = {
-    APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
-    APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
-  }
-  metrics_namespace = var.metrics_namespace
-  log_level         = var.log_level
-  policy_json       = data.aws_iam_policy_document.close_approvals.json
+  environment_variables = local.receive_result_environment
+  metrics_namespace     = var.metrics_namespace
+  log_level             = var.log_level
+  policy_json           = data.aws_iam_policy_document.close_approvals.json
 
   memory_size                    = var.lambda_memory_size
   timeout                        = var.lambda_timeout_seconds

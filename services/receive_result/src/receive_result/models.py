@@ -27,28 +27,18 @@ class StepStatusEvent:
 
     @classmethod
     def parse(cls, event: Any) -> StepStatusEvent:
-        if not isinstance(event, dict):
-            raise MalformedEvent(f"the event is a {type(event).__name__}, not a JSON object")
-        if event.get("source") != "aws.ssm" or event.get("detail-type") != STEP_STATUS_CHANGE:
-            raise MalformedEvent(
-                f"source {event.get('source')!r} / detail-type {event.get('detail-type')!r}: "
-                f"expected 'aws.ssm' / {STEP_STATUS_CHANGE!r}"
-            )
-        detail = event.get("detail")
-        if not isinstance(detail, dict):
-            raise MalformedEvent("detail is missing or not an object")
-        values = {}
-        for name, key in (
-            ("automation_execution_id", "ExecutionId"),
-            ("document_name", "Definition"),
-            ("step_name", "StepName"),
-            ("action", "Action"),
-            ("status", "Status"),
-        ):
-            value = detail.get(key)
-            if not isinstance(value, str) or not value:
-                raise MalformedEvent(f"detail.{key} is missing or not a non-empty string")
-            values[name] = value
+        values = _detail_strings(
+            event,
+            "aws.ssm",
+            STEP_STATUS_CHANGE,
+            {
+                "automation_execution_id": "ExecutionId",
+                "document_name": "Definition",
+                "step_name": "StepName",
+                "action": "Action",
+                "status": "Status",
+            },
+        )
         event_id = event.get("id")
         return cls(**values, event_id=event_id if isinstance(event_id, str) else None)
 
@@ -210,29 +200,18 @@ class WorkflowEndedEvent:
 
     @classmethod
     def parse(cls, event: Any) -> WorkflowEndedEvent:
-        if not isinstance(event, dict):
-            raise MalformedEvent(f"the event is a {type(event).__name__}, not a JSON object")
-        if event.get("source") != "aws.states" or event.get("detail-type") != (
-            EXECUTION_STATUS_CHANGE
-        ):
-            raise MalformedEvent(
-                f"source {event.get('source')!r} / detail-type {event.get('detail-type')!r}: "
-                f"expected 'aws.states' / {EXECUTION_STATUS_CHANGE!r}"
+        return cls(
+            **_detail_strings(
+                event,
+                "aws.states",
+                EXECUTION_STATUS_CHANGE,
+                {
+                    "execution_arn": "executionArn",
+                    "state_machine_arn": "stateMachineArn",
+                    "status": "status",
+                },
             )
-        detail = event.get("detail")
-        if not isinstance(detail, dict):
-            raise MalformedEvent("detail is missing or not an object")
-        values = {}
-        for name, key in (
-            ("execution_arn", "executionArn"),
-            ("state_machine_arn", "stateMachineArn"),
-            ("status", "status"),
-        ):
-            value = detail.get(key)
-            if not isinstance(value, str) or not value:
-                raise MalformedEvent(f"detail.{key} is missing or not a non-empty string")
-            values[name] = value
-        return cls(**values)
+        )
 
     @property
     def has_ended(self) -> bool:
@@ -273,3 +252,27 @@ class SweepReport:
             "delivered": list(self.delivered),
             "unchecked": self.unchecked,
         }
+
+
+def _detail_strings(
+    event: Any, source: str, detail_type: str, fields: dict[str, str]
+) -> dict[str, str]:
+    """The event's `detail` fields (name -> detail key), each a non-empty string, or
+    MalformedEvent naming what is wrong."""
+    if not isinstance(event, dict):
+        raise MalformedEvent(f"the event is a {type(event).__name__}, not a JSON object")
+    if event.get("source") != source or event.get("detail-type") != detail_type:
+        raise MalformedEvent(
+            f"source {event.get('source')!r} / detail-type {event.get('detail-type')!r}: "
+            f"expected {source!r} / {detail_type!r}"
+        )
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedEvent("detail is missing or not an object")
+    values = {}
+    for name, key in fields.items():
+        value = detail.get(key)
+        if not isinstance(value, str) or not value:
+            raise MalformedEvent(f"detail.{key} is missing or not a non-empty string")
+        values[name] = value
+    return values
