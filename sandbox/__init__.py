@@ -9,7 +9,11 @@
 - ``sandbox.clock``: controllable time (``advance``, ``freeze``, ``reset``).
 - ``sandbox.settings``: behaviour AWS leaves undocumented (rejection status, limits).
 - ``sandbox.faults``: make any operation of any service fail with an AWS error.
-- Step Functions' SendTaskFailure keeps its ``cause`` (``sandbox.stepfunctions``).
+- Step Functions' SendTaskFailure keeps its ``cause`` (``sandbox.stepfunctions``); executions
+  send their status-change events and StopExecution stops them, a task token's wait included
+  (``sandbox.stepfunctions_lifecycle``).
+- Scheduled EventBridge rules fire on the sandbox clock (``sandbox.schedules``); events can
+  be dropped on purpose (``sandbox.eventbridge.drop_events``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sandbox import (
     ssm_api,
     ssm_automation,
     stepfunctions,
+    stepfunctions_lifecycle,
 )
 from sandbox.automation_events import (
     add_event_listener,
@@ -58,6 +63,7 @@ def install() -> None:
             # moto finds an action's method by name on the class (inspect.isfunction).
             setattr(SimpleSystemManagerResponse, name, method)
         stepfunctions.install()
+        stepfunctions_lifecycle.install()
         faults.install()
         # Lambda runs zips, EventBridge delivers to Lambda/Step Functions, Step Functions'
         # integrations reach the server, HTTP controls (sandbox/README.md).
@@ -66,23 +72,28 @@ def install() -> None:
             eventbridge,
             http_api,
             lambda_runtime,
+            schedules,
             stepfunctions_tasks,
         )
 
         lambda_runtime.install()
         awslambda.install()
         eventbridge.install()
+        schedules.install()  # scheduled rules fire on the sandbox clock
         stepfunctions_tasks.install()
         http_api.install()
 
 
 def reset() -> None:
-    """Forget executions, faults, listeners; real time; default settings."""
-    from sandbox import lambda_runtime
+    """Forget executions, faults, listeners, dropped events; real time; default settings."""
+    from sandbox import eventbridge, lambda_runtime, schedules
 
+    schedules.stop()  # no scheduled event from here on
     lambda_runtime.reset()  # stops the function workers and background deliveries
     automation_model.reset()
     faults.clear()
+    eventbridge.clear_drops()
     clear_event_listeners()
     clock.reset()
+    schedules.reset()  # remaining scheduled rules count from the real time again
     settings.reset()

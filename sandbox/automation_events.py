@@ -95,15 +95,21 @@ def put_event(
     detail_type: str,
     resources: list[str],
     detail: dict[str, Any],
+    source: str = SOURCE,
 ) -> dict[str, Any]:
-    """Put one event on the default bus (moto routes it to matching rules) and notify listeners."""
+    """Put one event on the default bus (moto routes it to matching rules) and notify listeners.
+
+    ``source`` is the emitting service (``aws.ssm`` here, ``aws.states`` for Step Functions'
+    status changes, ``sandbox.stepfunctions_lifecycle``); ``time`` is the sandbox clock's.
+    """
     now = clock.now()
     backend = events_backends[account_id][region]
-    # Internal call: a customer PutEvents with an aws.* source is refused by AWS, SSM's is not.
+    # Internal call: a customer PutEvents with an aws.* source is refused by AWS, a service's
+    # own event is not.
     entries = backend.put_events(
         [
             {
-                "Source": SOURCE,
+                "Source": source,
                 "DetailType": detail_type,
                 "Detail": json.dumps(detail),
                 "Resources": resources,
@@ -116,7 +122,7 @@ def put_event(
         "version": "0",
         "id": entries[0].get("EventId", ""),
         "detail-type": detail_type,
-        "source": SOURCE,
+        "source": source,
         "account": account_id,
         "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,

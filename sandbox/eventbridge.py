@@ -17,7 +17,16 @@ is delivered on a background thread, as EventBridge does:
   ``EXHAUSTED_RETRY_CONDITION``, ``RETRY_ATTEMPTS``). As AWS documents, a target that does not
   exist (or is not allowed) goes to the dead-letter queue without retries; only throttling
   and server errors are retried.
-- Every other target type goes to moto, unchanged.
+- Every other target type goes to moto. A target without ``InputTransformer`` receives the
+  event in EventBridge's envelope (moto's default template leaves out ``account``).
+- A rule whose ``State`` is ``DISABLED`` receives nothing; a rule with a ``ScheduleExpression``
+  and no ``EventPattern`` receives only its scheduled events (``sandbox.schedules``), not
+  every event on the bus as moto's empty pattern would give it.
+- ``drop_events(source, detail_type=None, detail=None, times=1)``: the next matching events
+  reach no rule at all (SSM events are best effort, AWS_FACTS.md). The check sits where
+  events enter the bus (moto's ``put_events``, and the scheduled events): PutEvents still
+  answers with an ``EventId``, and ``automation_events`` listeners still see SSM's events,
+  since SSM did emit them; only the delivery is lost.
 """
 
 from __future__ import annotations
@@ -27,12 +36,13 @@ import json
 import logging
 import random
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from jsonpath_ng.ext import parse as jsonpath  # a dependency of moto's events
-from moto.events.models import Rule
+from moto.events.models import EventPattern, EventsBackend, Rule
 from moto.events.utils import EventTemplateParser
 
 from sandbox import faults, lambda_runtime
@@ -253,26 +263,189 @@ def deliver(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
     lambda_runtime.spawn(delivery.run, name=f"events-{rule.name}-{target.get('Id')}")
 
 
+def enabled(rule: Rule) -> bool:
+    """``ENABLED`` (or ``ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS``), not ``DISABLED``."""
+    return str(rule.state or "ENABLED").upper().startswith("ENABLED")
+
+
 def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+    if not enabled(self):
+        return None
+    if self.scheduled_expression and not self.event_pattern.get_pattern():
+        return None  # a schedule-only rule: its events come from sandbox.schedules
     if not self.event_pattern.matches_event(original_event):
-        return
-    ours = [target for target in self.targets if _target_kind(str(target.get("Arn", "")))]
-    if not ours:
-        return _originals["send_to_targets"](self, original_event, transform_input)
-    others = [target for target in self.targets if target not in ours]
-    if others:
-        rest = copy.copy(self)
-        rest.targets = others
-        _originals["send_to_targets"](rest, original_event, transform_input)
-    for target in ours:
-        deliver(self, target, original_event)
+        return None
+    route(self, original_event, transform_input)
     return None
 
 
+def route(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
+    """Send ``original_event`` (moto's form: ``time`` in epoch seconds) to every target of
+    ``rule``, without matching its pattern: ours in the background, the others to moto."""
+    ours = [target for target in rule.targets if _target_kind(str(target.get("Arn", "")))]
+    others = [target for target in rule.targets if target not in ours]
+    if others and not transform_input:
+        _to_moto(rule, others, original_event, transform_input=False)
+    elif others:
+        plain = [target for target in others if not target.get("InputTransformer")]
+        transformed = [target for target in others if target not in plain]
+        if plain:
+            # EventBridge's envelope, ``time`` left in seconds for moto's targets to format.
+            event = {**envelope(original_event), "time": original_event.get("time")}
+            _to_moto(rule, plain, event, transform_input=False)
+        if transformed:
+            _to_moto(rule, transformed, original_event, transform_input=True)
+    for target in ours:
+        deliver(rule, target, original_event)
+
+
+def _to_moto(rule: Rule, targets: list[dict[str, Any]], event: Any, transform_input: bool) -> None:
+    subset = copy.copy(rule)
+    subset.targets = targets
+    subset.event_pattern = EventPattern.load(None)  # matched already (or a scheduled event)
+    _originals["send_to_targets"](subset, event, transform_input)
+
+
+# --- dropped events (EventBridge's best-effort delivery) ----------------------------------
+
+
+@dataclass
+class Drop:
+    """Drops the next ``times`` events matching ``source``, ``detail_type`` and ``detail``."""
+
+    source: str
+    detail_type: str | None = None
+    detail: dict[str, Any] | None = None  # field -> value, or a list of accepted values
+    times: int | None = 1  # None: every matching event until cleared
+    id: int = 0
+    dropped: int = 0  # events dropped so far
+    events: list[dict[str, Any]] = field(default_factory=list)  # those events
+
+    def __post_init__(self) -> None:
+        if not self.source or not isinstance(self.source, str):
+            raise ValueError("drop_events needs a source")
+        if self.times is not None:
+            self.times = int(self.times)
+            if self.times < 1:
+                raise ValueError("times must be at least 1 (or None: every matching event)")
+        if self.detail is not None and not isinstance(self.detail, dict):
+            raise ValueError("detail must be an object of field -> value")
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.dropped >= self.times
+
+    def matches(self, source: Any, detail_type: Any, detail: Any) -> bool:
+        if self.exhausted or source != self.source:
+            return False
+        if self.detail_type is not None and detail_type != self.detail_type:
+            return False
+        for name, wanted in (self.detail or {}).items():
+            if not isinstance(detail, dict) or name not in detail:
+                return False
+            accepted = wanted if isinstance(wanted, list) else [wanted]
+            if detail[name] not in accepted:
+                return False
+        return True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "detail_type": self.detail_type,
+            "detail": self.detail,
+            "times": self.times,
+            "dropped": self.dropped,
+            "exhausted": self.exhausted,
+            "events": list(self.events),
+        }
+
+
+_drops: list[Drop] = []
+_drop_ids = iter(range(1, 2**62))
+
+
+def drop_events(
+    source: str,
+    detail_type: str | None = None,
+    detail: dict[str, Any] | None = None,
+    times: int | None = 1,
+) -> Drop:
+    """Make the next ``times`` events with this ``source`` (and ``detail-type``, and these
+    ``detail`` fields) reach no rule. Returns the handle: ``handle.dropped`` counts them."""
+    drop = Drop(source=source, detail_type=detail_type, detail=detail, times=times)
+    with _lock:
+        drop.id = next(_drop_ids)
+        _drops.append(drop)
+    return drop
+
+
+def drops() -> list[Drop]:
+    """Every drop since the last ``clear_drops()``, exhausted ones included."""
+    with _lock:
+        return list(_drops)
+
+
+def clear_drops() -> None:
+    with _lock:
+        _drops.clear()
+
+
+def take_drop(event: dict[str, Any]) -> Drop | None:
+    """The drop that swallows ``event`` (EventBridge's form), counted; None: deliver it."""
+    if not _drops:
+        return None
+    with _lock:
+        for drop in _drops:
+            if drop.matches(event.get("source"), event.get("detail-type"), event.get("detail")):
+                drop.dropped += 1
+                del drop.events[: max(len(drop.events) - 99, 0)]  # the last 100
+                drop.events.append(
+                    {
+                        "id": event.get("id"),
+                        "source": event.get("source"),
+                        "detail-type": event.get("detail-type"),
+                        "detail": event.get("detail"),
+                    }
+                )
+                _log.info("sandbox dropped event %s (%s)", event.get("id"), event.get("source"))
+                return drop
+    return None
+
+
+def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    original = _originals["put_events"]
+    if not _drops or len(events) > 10:
+        return original(self, events)  # (more than 10: moto's own validation error)
+    entries: list[dict[str, Any] | None] = []
+    kept: list[dict[str, Any]] = []
+    for entry in events:
+        try:
+            detail = json.loads(entry.get("Detail") or "")
+        except (TypeError, ValueError):
+            detail = None  # invalid: moto answers with the error entry
+        event = {
+            "id": str(uuid.uuid4()),
+            "source": entry.get("Source"),
+            "detail-type": entry.get("DetailType"),
+            "detail": detail,
+        }
+        valid = bool(entry.get("Source") and entry.get("DetailType")) and detail is not None
+        if valid and take_drop(event) is not None:
+            entries.append({"EventId": event["id"]})  # accepted, then lost
+            continue
+        entries.append(None)
+        kept.append(entry)
+    answers = iter(original(self, kept) if kept else [])
+    return [entry if entry is not None else next(answers) for entry in entries]
+
+
 def install() -> None:
-    """Hook moto's rule delivery (idempotent)."""
+    """Hook moto's rule delivery and its PutEvents (idempotent)."""
     with _lock:
         if "send_to_targets" in _originals:
             return
         _originals["send_to_targets"] = Rule.send_to_targets
+        _originals["put_events"] = EventsBackend.put_events
         Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+        EventsBackend.put_events = _put_events  # type: ignore[method-assign]

@@ -13,9 +13,16 @@ answers them. JSON in, JSON out:
 | ``POST /moto-api/sandbox/clock/reset`` | | back to real time |
 | ``POST /moto-api/sandbox/expire`` | | times out due approvals now: ``{"expired": [ids]}`` |
 | ``GET/POST/DELETE /moto-api/sandbox/faults`` | ``faults.inject`` arguments | list, inject, clear |
-| ``GET/POST /moto-api/sandbox/settings`` | ``{"sandbox": {...}, "lambda": {...}}`` | read, change |
+| ``GET/POST /moto-api/sandbox/settings`` | ``{"sandbox"/"lambda"/"schedules": {...}}`` | |
 | ``GET /moto-api/sandbox/lambda/workers`` | | the running Lambda workers |
 | ``POST /moto-api/sandbox/reset`` | | ``sandbox.reset()`` (moto's state: ``/moto-api/reset``) |
+| ``GET /moto-api/sandbox/schedules`` | | scheduled rules: expression, state, last, next |
+| ``POST /moto-api/sandbox/schedules/fire`` | | fires due schedules now: ``{"fired": [...]}`` |
+| ``GET/POST/DELETE /moto-api/sandbox/events/drop`` | ``eventbridge.drop_events`` arguments | |
+
+``events/drop`` POST ``{"source", "detail_type", "detail", "times"}`` (``times`` default 1,
+``null``: until cleared) answers ``{"drop": {"id", ..., "dropped": 0}}``; GET lists every drop
+with its ``dropped`` count; DELETE clears them.
 """
 
 from __future__ import annotations
@@ -135,9 +142,10 @@ def _fault_dict(fault: Any) -> dict[str, Any]:
 
 def _settings_objects() -> dict[str, Any]:
     from sandbox.lambda_runtime import lambda_settings
+    from sandbox.schedules import schedule_settings
     from sandbox.settings import settings
 
-    return {"sandbox": settings, "lambda": lambda_settings}
+    return {"sandbox": settings, "lambda": lambda_settings, "schedules": schedule_settings}
 
 
 @_endpoint(("GET", "POST"))
@@ -162,6 +170,37 @@ def lambda_workers(method: str, body: dict[str, Any]) -> Any:
     return {"workers": lambda_runtime.workers()}
 
 
+@_endpoint(("GET",))
+def schedule_list(method: str, body: dict[str, Any]) -> Any:
+    from sandbox import schedules
+
+    return {"schedules": schedules.schedules()}
+
+
+@_endpoint(("POST",))
+def schedules_fire(method: str, body: dict[str, Any]) -> Any:
+    from sandbox import schedules
+
+    return {"fired": schedules.fire_due()}
+
+
+@_endpoint(("GET", "POST", "DELETE"))
+def event_drops(method: str, body: dict[str, Any]) -> Any:
+    from sandbox import eventbridge
+
+    if method == "POST":
+        unknown = set(body) - {"source", "detail_type", "detail", "times"}
+        if unknown:
+            raise KeyError(f"unknown fields {sorted(unknown)}")
+        drop = eventbridge.drop_events(
+            body["source"], body.get("detail_type"), body.get("detail"), body.get("times", 1)
+        )
+        return {"drop": drop.as_dict()}
+    if method == "DELETE":
+        eventbridge.clear_drops()
+    return {"drops": [drop.as_dict() for drop in eventbridge.drops()]}
+
+
 @_endpoint(("POST",))
 def sandbox_reset(method: str, body: dict[str, Any]) -> Any:
     import sandbox
@@ -180,6 +219,9 @@ URL_PATHS: dict[str, Callable[..., Response]] = {
     "{0}/moto-api/sandbox/settings$": settings_view,
     "{0}/moto-api/sandbox/lambda/workers$": lambda_workers,
     "{0}/moto-api/sandbox/reset$": sandbox_reset,
+    "{0}/moto-api/sandbox/schedules$": schedule_list,
+    "{0}/moto-api/sandbox/schedules/fire$": schedules_fire,
+    "{0}/moto-api/sandbox/events/drop$": event_drops,
 }
 
 

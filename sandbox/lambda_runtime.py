@@ -17,6 +17,9 @@ sha256, with the function's handler, environment, timeout and memory size:
 - Asynchronous invocations run on a background thread with Lambda's retries (2, or the
   function's event invoke config), then go to the dead-letter queue and the on-failure
   destination; on success to the on-success destination.
+- X-Ray: off (no daemon), unless ``lambda_settings.capture_traces`` (the sandbox's own daemon,
+  ``sandbox.xray``) or ``xray_daemon_address`` is set: then a function with Active tracing
+  runs sampled, as in Lambda, and its segments reach that daemon.
 
 Delays AWS counts in minutes are scaled down (``lambda_settings``), so tests stay fast.
 """
@@ -85,6 +88,14 @@ class LambdaSettings:
     # Run a function on the Python of its runtime (python3.12: a ``python3.12`` on PATH)
     # when there is one, else on the sandbox's own interpreter.
     match_runtime_python: bool = True
+    # X-Ray. Off by default: tracing disabled in the functions (POWERTOOLS_TRACE_DISABLED,
+    # AWS_XRAY_SDK_ENABLED=false), unsampled trace headers. With a daemon (the sandbox's own
+    # when capture_traces, else "host:port" of yours), workers get AWS_XRAY_DAEMON_ADDRESS and
+    # their function's own tracing settings, and a function whose TracingConfig is Active
+    # runs sampled (Sampled=1) under a function segment the sandbox sends, as Lambda does.
+    # A change applies from the next invocation on (idle workers are replaced).
+    capture_traces: bool = False
+    xray_daemon_address: str | None = None
 
     def reset(self) -> None:
         for item in fields(self):
@@ -136,6 +147,7 @@ class FunctionSpec:
     environment: tuple[tuple[str, str], ...]
     code_sha256: str
     package_type: str
+    tracing_mode: str  # "Active" or "PassThrough"
     identity: int  # the moto function object: a re-created function gets new workers
     code: bytes = field(compare=False, repr=False)
 
@@ -158,6 +170,7 @@ class FunctionSpec:
             environment=tuple(sorted((fn.environment_vars or {}).items())),
             code_sha256=getattr(fn, "code_sha_256", "") or "",
             package_type=fn.package_type or "Zip",
+            tracing_mode=(getattr(fn, "tracing_config", None) or {}).get("Mode", "PassThrough"),
             identity=id(fn),
             code=getattr(fn, "code_bytes", b"") or b"",
         )
@@ -262,6 +275,17 @@ def quiet_request_log() -> None:
     werkzeug = logging.getLogger("werkzeug")
     if werkzeug.level == logging.NOTSET:
         werkzeug.setLevel(logging.WARNING)
+
+
+def xray_daemon() -> str | None:
+    """The X-Ray daemon the functions send to (lambda_settings), or None: tracing off."""
+    if lambda_settings.xray_daemon_address:
+        return str(lambda_settings.xray_daemon_address)
+    if lambda_settings.capture_traces:
+        from sandbox import xray
+
+        return xray.start()
+    return None
 
 
 def _work_dir() -> Path:
@@ -452,6 +476,7 @@ class _Worker:
         self._log_lock = threading.Lock()
         self._control_in: Any = None
         self.endpoint = endpoint()  # a worker keeps the endpoint it was started with
+        self.xray_daemon = xray_daemon()  # and its X-Ray daemon
 
     # logs
     def emit(self, message: str) -> None:
@@ -578,11 +603,12 @@ class _Worker:
                 # No shared config or credentials files of the machine: only the role's keys.
                 "AWS_CONFIG_FILE": str(home / "no-aws-config"),
                 "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
-                # No X-Ray daemon in the sandbox.
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "AWS_XRAY_SDK_ENABLED": "false",
             }
         )
+        if self.xray_daemon:
+            env["AWS_XRAY_DAEMON_ADDRESS"] = self.xray_daemon
+        else:  # no X-Ray daemon
+            env |= {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_XRAY_SDK_ENABLED": "false"}
         env.pop("AWS_PROFILE", None)
         env.update(_role_credentials(spec))
         return env
@@ -620,15 +646,19 @@ class _Worker:
                 f"stderr:{request_id}": threading.Event(),
             }
         started = time.monotonic()
+        started_at = time.time()
         init_ms, self.init_ms = self.init_ms, None
         self.emit(f"START RequestId: {request_id} Version: {spec.version}")
         max_memory = 0
+        trace = self._trace()
         if init_error is not None:
             error, keep = init_error, False
         else:
             error, result, keep, max_memory = self._run(
-                invoked_arn, payload, request_id, client_context
+                invoked_arn, payload, request_id, client_context, trace["header"]
             )
+        if trace["sampled"]:
+            self._send_function_segment(trace, started_at, request_id, error)
         if error is not None and error.get("errorType") != "Sandbox.Timedout":
             lines = [f"[ERROR] {error.get('errorType')}: {error.get('errorMessage')}"]
             lines.append("Traceback (most recent call last):")
@@ -653,8 +683,58 @@ class _Worker:
             return Outcome(json.dumps(error).encode(), "Unhandled", spec.version, log)
         return Outcome(result.encode(), None, spec.version, log)
 
+    def _trace(self) -> dict[str, Any]:
+        """The invocation's trace: sampled for Active tracing with a daemon (Lambda's header)."""
+        from sandbox import xray
+
+        spec = self.spec
+        sampled = bool(self.xray_daemon) and spec.tracing_mode == "Active"
+        if sampled:
+            trace_id, parent = xray.new_trace(spec.account_id, spec.region)
+        else:
+            trace_id = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+            parent = uuid.uuid4().hex[:16]
+        header = f"Root={trace_id};Parent={parent};Sampled={int(sampled)}"
+        if not sampled:
+            header += ";Lineage=sandbox"
+        return {"trace_id": trace_id, "id": parent, "sampled": sampled, "header": header}
+
+    def _send_function_segment(
+        self,
+        trace: dict[str, Any],
+        started_at: float,
+        request_id: str,
+        error: dict[str, Any] | None,
+    ) -> None:
+        """The AWS::Lambda::Function segment, parent of the function's own subsegments."""
+        from sandbox import xray
+
+        spec = self.spec
+        segment: dict[str, Any] = {
+            "id": trace["id"],
+            "trace_id": trace["trace_id"],
+            "name": spec.function_name,
+            "origin": "AWS::Lambda::Function",
+            "start_time": started_at,
+            "end_time": time.time(),
+            "aws": {
+                "account_id": spec.account_id,
+                "function_arn": spec.version_arn,
+                "resource_names": [spec.function_name],
+                "request_id": request_id,
+            },
+        }
+        if error is not None:
+            segment["fault"] = True
+        xray.send(str(self.xray_daemon), segment)
+
     def _run(
-        self, invoked_arn: str, payload: str, request_id: str, client_context: Any
+        self,
+        invoked_arn: str,
+        payload: str,
+        request_id: str,
+        client_context: Any,
+        trace_header: str,
     ) -> tuple[dict[str, Any] | None, str, bool, int]:
         """(error, result, keep the worker, max memory MB) of one invocation."""
         spec = self.spec
@@ -665,6 +745,7 @@ class _Worker:
             "deadline_ms": int(time.time() * 1000) + spec.timeout * 1000,
             "payload": payload,
             "client_context": client_context,
+            "trace_header": trace_header,
         }
         try:
             self._control_in.write(json.dumps(request).encode() + b"\n")
@@ -741,12 +822,16 @@ class _Pool:
         with self.condition:
             while True:
                 current = endpoint()
+                daemon = xray_daemon()
                 while self.idle:
                     worker = self.idle.pop()
-                    if worker.alive() and worker.endpoint == current:
+                    if worker.alive() and (worker.endpoint, worker.xray_daemon) == (
+                        current,
+                        daemon,
+                    ):
                         self.busy.add(worker)
                         return worker
-                    worker.kill()  # dead, or its sandbox server has gone
+                    worker.kill()  # dead, its sandbox server has gone, or X-Ray changed
                 if len(self.busy) < limit:
                     worker = _Worker(self.spec)
                     self.busy.add(worker)
@@ -1120,6 +1205,9 @@ def install() -> None:
     functions and Step Functions' service integrations call the sandbox through it."""
     from moto.server import ThreadedMotoServer
 
+    from sandbox import xray
+
+    xray.install()  # GET/DELETE /moto-api/sandbox/xray/segments
     with _lock:
         if _server_originals:
             return
@@ -1164,13 +1252,17 @@ def stop_workers() -> None:
 
 
 def reset() -> None:
-    """Workers, background tasks and the in-process bridge server stopped; default settings."""
+    """Workers, background tasks, the in-process bridge server and the X-Ray daemon stopped
+    (its segments forgotten); default settings."""
     global _bridge
+    from sandbox import xray
+
     stop_workers()
     with _lock:
         bridge, _bridge = _bridge, None
     if bridge is not None:
         bridge.stop()
+    xray.stop()
     lambda_settings.reset()
 
 

@@ -26,7 +26,6 @@ import sys
 import threading
 import time
 import traceback
-import uuid
 from typing import Any
 
 END_MARKER = "\x1e\x1esandbox-end:"
@@ -206,11 +205,6 @@ def _peak_memory_mb(resource: Any) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 
 
-def _trace_id() -> str:
-    root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
-    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=0;Lineage=sandbox"
-
-
 def main() -> None:
     control_in_fd, control_out_fd = (
         int(fd) for fd in os.environ.pop("_SANDBOX_CONTROL_FDS").split(",")
@@ -244,7 +238,8 @@ def main() -> None:
         request = json.loads(line)
         request_id = request["request_id"]
         _request_filter.request_id = request_id
-        os.environ["_X_AMZN_TRACE_ID"] = _trace_id()
+        # Lambda's trace header: Sampled=1 when the sandbox traces the function (X-Ray).
+        os.environ["_X_AMZN_TRACE_ID"] = request["trace_header"]
         context = LambdaContext(
             request_id,
             request["invoked_function_arn"],

@@ -105,6 +105,10 @@ class LocalAws:
             _active = self
         try:
             sandbox.install()
+            # A new local AWS starts empty: moto's state is process-wide and would otherwise
+            # keep what an earlier LocalAws of this process created.
+            moto_api_backend.reset()
+            sandbox.reset()
             self._previous_sfn_config = dict(default_user_config.get("stepfunctions", {}))
             # What POST /moto-api/config {"stepfunctions": {...}} does.
             moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})

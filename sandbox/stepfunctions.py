@@ -7,6 +7,10 @@
   is checked with moto's own ASL parser (the engine that will run it).
 - ListStateMachineVersions: the provider reads it after create; moto keeps versions but
   has no such operation.
+- StopExecution keeps its `error` and `cause` and stops the execution at once, one that waits
+  for a task token included; a finished execution stays as it is
+  (``sandbox.stepfunctions_lifecycle``, which also sends the executions' status-change events).
+- DescribeExecution gives a TIMED_OUT execution its `stopDate` (moto leaves it out).
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from sandbox import stepfunctions_lifecycle
+
+_original_describe_execution = StepFunctionResponse.describe_execution
+_original_stop_execution = StepFunctionResponse.stop_execution
+
 
 def _send_task_failure(self: StepFunctionResponse) -> EmptyResult:
     self.stepfunction_backend.send_task_failure(
@@ -25,6 +34,28 @@ def _send_task_failure(self: StepFunctionResponse) -> EmptyResult:
         cause=self._get_param("cause"),
     )
     return EmptyResult()
+
+
+def _stop_execution(self: StepFunctionResponse) -> ActionResult:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    backend = self.stepfunction_backend
+    if not isinstance(backend, StepFunctionsParserBackend):  # no engine: moto's bookkeeping
+        return _original_stop_execution(self)  # type: ignore[no-any-return]
+    execution = backend.describe_execution(self._get_param("executionArn"))
+    stop_date = stepfunctions_lifecycle.stop(
+        execution, error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return ActionResult({"stopDate": stop_date})
+
+
+def _describe_execution(self: StepFunctionResponse) -> ActionResult:
+    result: ActionResult = _original_describe_execution(self)
+    body = result.result
+    if isinstance(body, dict) and body.get("status") == "TIMED_OUT" and "stopDate" not in body:
+        execution = self.stepfunction_backend.describe_execution(body["executionArn"])
+        body["stopDate"] = execution.stop_date
+    return result
 
 
 def _validate_state_machine_definition(self: StepFunctionResponse) -> ActionResult:
@@ -51,6 +82,8 @@ def _list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
 
 RESPONSE_METHODS = {
     "send_task_failure": _send_task_failure,
+    "stop_execution": _stop_execution,
+    "describe_execution": _describe_execution,
     "validate_state_machine_definition": _validate_state_machine_definition,
     "list_state_machine_versions": _list_state_machine_versions,
 }
