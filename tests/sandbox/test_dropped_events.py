@@ -10,17 +10,8 @@ import pytest
 
 import sandbox
 from sandbox import eventbridge, schedules
+from tests.sandbox.test_events import EXECUTION, STEP, route_to_queue
 from tests.sandbox.test_lambda_async import recorder
-
-STEP = "EC2 Automation Step Status-change Notification"
-EXECUTION = "EC2 Automation Execution Status-change Notification"
-
-
-def route_to_queue(aws, name: str, pattern: dict) -> str:
-    queue_url, queue_arn = aws.queue(name)
-    aws.events.put_rule(Name=name, EventPattern=json.dumps(pattern))
-    aws.events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
-    return queue_url
 
 
 def approve(aws, alice) -> str:
