@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import sys
 import threading
 import time
 from typing import Any
@@ -289,6 +290,24 @@ def _wait_for_environment(execution: Any, timeout: float = 5.0) -> Any:
         time.sleep(0.005)
 
 
+class _StoppedExecutionNoise(logging.Filter):
+    """A stopped execution's waiting thread wakes with a States.Timeout that moto logs as an
+    ERROR: AWS logs nothing of the kind, and the history and status are already right. The
+    record is dropped when the evaluation that logs it (moto's ``EvalComponent.eval``, a few
+    frames up, holding ``env``) belongs to an execution that is no longer running."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        frame = sys._getframe(1)
+        for _ in range(12):
+            if frame is None:
+                break
+            env = frame.f_locals.get("env")
+            if env is not None and hasattr(env, "is_running"):
+                return bool(env.is_running())
+            frame = frame.f_back
+        return True
+
+
 def install() -> None:
     """Hook moto's ASL engine (idempotent)."""
     global _installed, _original_add_event
@@ -303,6 +322,9 @@ def install() -> None:
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
         Execution.start = _start(Execution.start)  # type: ignore[method-assign]
+        logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").addFilter(
+            _StoppedExecutionNoise()
+        )
         BaseExecutionWorkerCommunication.terminated = _terminated(  # type: ignore[method-assign]
             BaseExecutionWorkerCommunication.terminated
         )

@@ -1,8 +1,9 @@
 """`make demo`: the whole approval gate on this machine, with no AWS account.
 
 Starts the local AWS (moto + sandbox/) on 127.0.0.1, deploys terraform/examples/local
-with Terraform, starts two workflows, approves one and rejects the other as configured
-approvers (with comments), prints what happened to each, then destroys and stops.
+with Terraform, starts three workflows, approves one and rejects another as configured
+approvers (with comments), stops the third while its approval waits (the approval is closed
+and its automation cancelled), prints what happened to each, then destroys and stops.
 A failure says which step failed and why.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.server import LocalAws
-from scripts.local_gate import LocalGate
+from scripts.local_gate import LocalGate, wait_for
 
 STEPS = 7
 
@@ -51,31 +52,48 @@ def run() -> None:
                     "confirmation_file": "changes.txt",
                     "approvers": [gate.principal_arn("bob")],
                 },
+                "stopped": {
+                    "message": "Rotate the database credentials?",
+                    "approvers": [gate.principal_arn("carol")],
+                },
             }
             executions = step(
                 2,
-                "start two workflows",
+                "start three workflows",
                 lambda: {
                     name: gate.start(body, name=f"demo-{name}") for name, body in requests.items()
                 },
             )
             automations = step(
                 3,
-                "wait until both approvals wait for approvers",
+                "wait until the three approvals wait for approvers",
                 lambda: {name: gate.automation_of(arn) for name, arn in executions.items()},
             )
             step(
                 4,
-                "alice approves one, bob rejects the other",
+                "alice approves one, bob rejects another, the third workflow is stopped",
                 lambda: (
                     gate.decide("alice", automations["approved"], "Approve", "Looks good, ship it"),
                     gate.decide("bob", automations["rejected"], "Reject", "Not before the freeze"),
+                    gate.client("stepfunctions").stop_execution(
+                        executionArn=executions["stopped"], cause="Change withdrawn"
+                    ),
                 ),
             )
             finals = step(
                 5,
-                "wait for both workflows to finish",
-                lambda: {name: gate.finished(arn) for name, arn in executions.items()},
+                "wait for the workflows to finish and the stopped one's approval to close",
+                lambda: (
+                    wait_for(
+                        lambda: all(
+                            r.get("status") == "CLOSED"
+                            for r in gate.records_of(executions["stopped"])
+                        ),
+                        30,
+                        "the stopped workflow's approval was not closed",
+                    ),
+                    {name: gate.finished(arn) for name, arn in executions.items()},
+                )[1],
             )
             notifications = gate.notifications()
             for name, arn in executions.items():
@@ -83,7 +101,7 @@ def run() -> None:
                 for event in gate.timeline(arn, notifications):
                     print(f"  {event.at:%H:%M:%S.%f}"[:-3] + f"  {event.step:<13} {event.what}")
             outcome = {name: finals[name]["status"] for name in executions}
-            if outcome != {"approved": "SUCCEEDED", "rejected": "SUCCEEDED"}:
+            if outcome != {"approved": "SUCCEEDED", "rejected": "SUCCEEDED", "stopped": "ABORTED"}:
                 raise StepFailed(f"step 5: unexpected final states {outcome}")
             print()
         finally:

@@ -207,7 +207,12 @@ class LocalGate:
                 events.append(Event(at, "callback", f"SendTaskFailure: {details.get('error')}"))
             elif kind.endswith("StateEntered"):
                 last_state = entry["stateEnteredEventDetails"]["name"]
-            elif kind in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut"):
+            elif kind in (
+                "ExecutionSucceeded",
+                "ExecutionFailed",
+                "ExecutionTimedOut",
+                "ExecutionAborted",
+            ):
                 status = kind.removeprefix("Execution").upper()
                 events.append(Event(at, "final state", f"{last_state} ({status})"))
         for record in self.records_of(execution_arn):
@@ -220,6 +225,17 @@ class LocalGate:
                         Event(_utc(sent), "notification", f"SNS: {body.get('Subject', '')}")
                     )
             events += self._decisions(automation_id)
+            if record.get("status") == "CLOSED":
+                status = self.client("ssm").get_automation_execution(
+                    AutomationExecutionId=automation_id
+                )["AutomationExecution"]["AutomationExecutionStatus"]
+                events.append(
+                    Event(
+                        datetime.fromisoformat(record["updated_at"]),
+                        "closed",
+                        f"workflow {record['closed_reason']}: approval closed, automation {status}",
+                    )
+                )
         return sorted(events, key=lambda event: event.at)
 
     def _decisions(self, automation_id: str) -> list[Event]:
