@@ -5,6 +5,7 @@ automations cancelled. Real moto + sandbox SSM Automation and Step Functions thr
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -302,3 +303,76 @@ def test_a_malformed_workflow_event_is_refused_by_name(
     )
     with pytest.raises(MalformedEvent, match=problem):
         workflow_ended_handler(event | change, context)
+
+
+@pytest.mark.parametrize("event_path_state", ["calling back", "finished"])
+def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_delivered(
+    gate, started, sweep_handler, receive_handler, context, monkeypatch, event_path_state
+):
+    """The sweep lists the approval as pending; then receive_result claims it and, while it
+    is calling back, the sweep tries to deliver: both share one idempotency record, so the
+    sweep steps aside instead of resuming a delivery that is still under way (found by
+    bench/burst.py)."""
+    from receive_result.automation import ApprovalAutomation
+    from receive_result.callbacks import WorkflowCallbacks
+
+    workflow, reply = started()
+    gate.signal("alice", reply["automation_execution_id"], "Approve")
+    (event,) = gate.result_events()
+    calling_back, may_finish = threading.Event(), threading.Event()
+    real_succeed, real_finished_among = WorkflowCallbacks.succeed, ApprovalAutomation.finished_among
+    delivered = []
+
+    def slow_succeed(self, task_token, output):
+        calling_back.set()
+        if event_path_state == "calling back":
+            assert may_finish.wait(10)
+        real_succeed(self, task_token, output)
+
+    # Powertools names idempotency records after the function (AWS_LAMBDA_FUNCTION_NAME)
+    # unless given a prefix: each side runs as its own function, as deployed.
+    def finished_while_the_event_is_delivered(self, ids):
+        finished = real_finished_among(self, ids)
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "approval-gate-receive-result")
+        event_path.start()
+        assert calling_back.wait(10)  # claimed, calling back
+        if event_path_state == "finished":
+            event_path.join(10)  # the sweep then gets the stored result: not its delivery
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "approval-gate-sweep-approvals")
+        return finished
+
+    monkeypatch.setattr(WorkflowCallbacks, "succeed", slow_succeed)
+    monkeypatch.setattr(ApprovalAutomation, "finished_among", finished_while_the_event_is_delivered)
+    event_path = threading.Thread(
+        target=lambda: delivered.append(receive_handler(event, type(context)()))
+    )
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "approval-gate-sweep-approvals")
+    report = sweep_handler(scheduled_event(), context)
+    may_finish.set()
+    event_path.join(10)
+
+    assert (report["finished"], report["delivered"]) == (1, [])
+    assert [d["callback"] for d in delivered] == ["DELIVERED"]
+    assert status_of(gate, reply["approval_id"]) == ("DECIDED", "Approved", "DELIVERED")
+    history = gate.sfn.get_execution_history(executionArn=workflow.execution_arn)["events"]
+    assert [e["type"] for e in history].count("TaskSucceeded") == 1
+
+
+def test_a_finished_callback_is_never_overwritten(gate, started):
+    """Defence in depth below the idempotency store: the callback's result is recorded
+    once, by whichever attempt finishes first."""
+    from approval_core.records import ApprovalRecords, CallbackAlreadyFinished, CallbackStatus
+    from tests.aws_env import TABLE_NAME
+
+    _, reply = started()
+    records = ApprovalRecords(gate.dynamodb, TABLE_NAME)
+    records.claim_decision(reply["approval_id"], "Approved", "2026-11-28T10:00:00+00:00")
+    records.finish_callback(reply["approval_id"], CallbackStatus.DELIVERED, "2026-11-28T10:00:01")
+
+    with pytest.raises(CallbackAlreadyFinished) as raised:
+        records.finish_callback(
+            reply["approval_id"], CallbackStatus.REFUSED, "2026-11-28T10:00:02", "TaskTimedOut"
+        )
+    assert raised.value.record.callback is CallbackStatus.DELIVERED
+    assert status_of(gate, reply["approval_id"]) == ("DECIDED", "Approved", "DELIVERED")

@@ -38,11 +38,14 @@ def idempotent(
     table_name: str,
     client: Any,
     config: IdempotencyConfig,
+    key_prefix: str,
 ) -> Callable[..., Result]:
     """`function` answered once per distinct `argument` (a dataclass, passed by keyword);
-    repeats get the stored `result_type` back."""
+    repeats get the stored `result_type` back. `key_prefix` names the idempotency records
+    (Powertools' default is the function's name): functions that share it share them."""
     return idempotent_function(
         data_keyword_argument=argument,
+        key_prefix=key_prefix,
         persistence_store=idempotency_store(table_name, client),
         config=config,
         output_serializer=DataclassSerializer(model=result_type),

@@ -111,6 +111,14 @@ class RecordNotPending(Exception):
         self.record = record
 
 
+class CallbackAlreadyFinished(Exception):
+    """Another attempt recorded the callback's result first."""
+
+    def __init__(self, record: ApprovalRecord):
+        super().__init__(f"approval {record.approval_id}: callback {record.callback}")
+        self.record = record
+
+
 def record_key(approval_id: str) -> dict[str, Any]:
     return {KEY_ATTRIBUTE: {"S": _RECORD_PREFIX + approval_id}}
 
@@ -224,12 +232,16 @@ class ApprovalRecords:
     def finish_callback(
         self, approval_id: str, callback: CallbackStatus, now: str, error: str | None = None
     ) -> ApprovalRecord:
+        """SENDING -> DELIVERED or REFUSED, once: raises CallbackAlreadyFinished when another
+        attempt finished it first (its result stands)."""
         expression = "SET callback = :callback, updated_at = :now"
         values: dict[str, Any] = {":callback": callback.value, ":now": now}
         if error:
             expression += ", callback_error = :error"
             values[":error"] = error
-        return self._update(approval_id, expression, values)
+        return self._update(
+            approval_id, expression, values, require_callback=CallbackStatus.SENDING
+        )
 
     def _update(
         self,
@@ -237,6 +249,7 @@ class ApprovalRecords:
         expression: str,
         values: dict[str, Any],
         require_status: ApprovalStatus | None = None,
+        require_callback: CallbackStatus | None = None,
     ) -> ApprovalRecord:
         names = {"#pk": KEY_ATTRIBUTE}
         condition = "attribute_exists(#pk)"
@@ -245,6 +258,9 @@ class ApprovalRecords:
         if require_status:
             condition += " AND #status = :required"
             values = {**values, ":required": require_status.value}
+        if require_callback:
+            condition += " AND callback = :required_callback"
+            values = {**values, ":required_callback": require_callback.value}
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -262,6 +278,8 @@ class ApprovalRecords:
             old = error.response.get("Item")
             if require_status and old:
                 raise RecordNotPending(ApprovalRecord.from_item(old)) from None
+            if require_callback and old:
+                raise CallbackAlreadyFinished(ApprovalRecord.from_item(old)) from None
             raise LookupError(f"no approval record for approval id {approval_id}") from None
         return ApprovalRecord.from_item(response["Attributes"])
 

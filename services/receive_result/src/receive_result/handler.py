@@ -67,11 +67,16 @@ def _app() -> _App:
         table_name=settings.table_name,
         client=_dynamodb,
         config=_idempotency_config,
+        # One prefix for the three functions of this code: an event's delivery and the
+        # sweep's of the same decision share one idempotency record.
+        key_prefix="receive_result.deliver",
     )
     return _App(
         receiver=receiver,
         deliver=deliver,
-        sweep=PendingSweep(records, automation, receiver, lambda d: deliver(decision=d)),
+        sweep=PendingSweep(
+            records, automation, receiver, lambda d: deliver(decision=d, via="sweep")
+        ),
         closer=WorkflowCloser(records, automation),
     )
 

@@ -174,6 +174,7 @@ class Delivery:
     outcome: str
     callback: str
     detail: str | None = field(default=None)
+    via: str = "event"  # the path that made this delivery: event or sweep
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,6 +182,7 @@ class Delivery:
             "outcome": self.outcome,
             "callback": self.callback,
             "detail": self.detail,
+            "via": self.via,
         }
 
 

@@ -3,6 +3,7 @@ exactly once."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from approval_core.clock import utc_now
 from approval_core.records import (
     ApprovalRecords,
     ApprovalStatus,
+    CallbackAlreadyFinished,
     CallbackStatus,
     RecordNotPending,
 )
@@ -74,7 +76,12 @@ class ResultReceiver:
             )
         return decision
 
-    def deliver(self, decision: Decision) -> Delivery:
+    def deliver(self, decision: Decision, via: str = "event") -> Delivery:
+        """`via` (event, sweep) is kept with the result: a repeat answered from the
+        idempotency store tells which path really delivered."""
+        return dataclasses.replace(self._deliver(decision), via=via)
+
+    def _deliver(self, decision: Decision) -> Delivery:
         """Claims the decision on the record (PENDING -> DECIDED, once) and answers the
         workflow. A claim left SENDING by an attempt that stopped half-way is finished;
         Step Functions refuses a second answer to one task, so the workflow sees one."""
@@ -107,9 +114,13 @@ class ResultReceiver:
                 error, cause = decision.task_failure()
                 self._callbacks.fail(record.task_token, error, cause)
         except CallbackRefused as refused:
-            self._records.finish_callback(
-                decision.approval_id, CallbackStatus.REFUSED, now.isoformat(), refused.code
-            )
+            try:
+                self._records.finish_callback(
+                    decision.approval_id, CallbackStatus.REFUSED, now.isoformat(), refused.code
+                )
+            except CallbackAlreadyFinished as finished:
+                # A concurrent attempt answered the workflow: ours came second.
+                return _finished_elsewhere(decision, finished)
             metrics.add_metric(name="CallbacksRefused", unit=MetricUnit.Count, value=1)
             logger.warning(
                 "Callback refused: the workflow no longer waits for this approval",
@@ -117,9 +128,12 @@ class ResultReceiver:
             )
             return Delivery(decision.approval_id, decision.outcome.value, "REFUSED", refused.code)
 
-        self._records.finish_callback(
-            decision.approval_id, CallbackStatus.DELIVERED, now.isoformat()
-        )
+        try:
+            self._records.finish_callback(
+                decision.approval_id, CallbackStatus.DELIVERED, now.isoformat()
+            )
+        except CallbackAlreadyFinished as finished:
+            return _finished_elsewhere(decision, finished)
         logger.info(
             "Decision delivered",
             extra={
@@ -131,6 +145,14 @@ class ResultReceiver:
             },
         )
         return Delivery(decision.approval_id, decision.outcome.value, "DELIVERED")
+
+
+def _finished_elsewhere(decision: Decision, finished: CallbackAlreadyFinished) -> Delivery:
+    logger.info(
+        "Duplicate: another attempt delivered the decision at the same time",
+        extra={"approval_id": decision.approval_id, "callback": finished.record.callback},
+    )
+    return Delivery(decision.approval_id, finished.record.outcome or "", "DUPLICATE")
 
 
 def _count_decision(decision: Decision, seconds: int) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 
 from approval_core.records import ApprovalRecords
 from receive_result.automation import ApprovalAutomation
@@ -49,9 +52,17 @@ class PendingSweep:
             decision = self._receiver.decision_of(automation_execution_id)
             if decision is None:
                 continue
-            delivery = self._deliver(decision)
-            if delivery.callback in ("DELIVERED", "REFUSED"):
-                # Only a decision whose event never came (or has not come yet) gets here.
+            try:
+                delivery = self._deliver(decision)
+            except IdempotencyAlreadyInProgressError:
+                logger.info(
+                    "Skipped: the decision's event is being delivered right now",
+                    extra={"approval_id": decision.approval_id},
+                )
+                continue
+            if delivery.via == "sweep" and delivery.callback in ("DELIVERED", "REFUSED"):
+                # This sweep delivered it: its event never came (or has not come yet). A
+                # delivery by the event path comes back from the idempotency store as it was.
                 delivered.append(decision.approval_id)
                 metrics.add_metric(name="DecisionsRecoveredBySweep", unit=MetricUnit.Count, value=1)
                 logger.warning(

@@ -43,6 +43,7 @@ def _app() -> tuple[Settings, Callable[..., StartedApproval]]:
         table_name=settings.table_name,
         client=_dynamodb,
         config=_idempotency_config,
+        key_prefix="start_approval.start",  # stable across function names and aliases
     )
     return settings, start
 
