@@ -10,6 +10,7 @@ VENV_PYTHON := $(VENV)/bin/python
 ARCH ?= x86_64
 SERVICE ?=
 PYTEST_ARGS ?=
+BURST_ARGS ?=
 EXAMPLE ?= aws
 SANDBOX_PORT ?= 5000
 TOOLS_VENV ?= .venv-tools
@@ -21,7 +22,7 @@ ASL_FIXTURE := tests/terraform/fixtures/state_machine
 # registry, plugin cache under .tfcli/); TERRAFORM_BIN as there.
 TF_SETUP = tf_env="$$($(VENV_PYTHON) scripts/terraform_env.py --print)"; eval "$$tf_env"; tf="$${TERRAFORM_BIN:-terraform}"
 
-.PHONY: help install install-tools test lint format package bench demo sandbox sandbox-stop plan deploy redrive destroy clean
+.PHONY: help install install-tools test lint format package bench bench-burst demo sandbox sandbox-stop plan deploy redrive destroy clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -95,6 +96,9 @@ package: install ## Build dist/<service>-<version>.zip and dist/manifest.json (S
 
 bench: package ## Measure cold starts and zip sizes (docs/benchmarks.md)
 	$(VENV_PYTHON) bench/cold_start.py
+
+bench-burst: package ## 200 concurrent approvals through the local AWS (BURST_ARGS=, docs/benchmarks.md)
+	$(VENV_PYTHON) bench/burst.py $(BURST_ARGS)
 
 demo: package ## The whole flow on this machine: local AWS, terraform apply, approve + reject, destroy
 	$(VENV_PYTHON) -m scripts.demo

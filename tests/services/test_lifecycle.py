@@ -376,3 +376,32 @@ def test_a_finished_callback_is_never_overwritten(gate, started):
         )
     assert raised.value.record.callback is CallbackStatus.DELIVERED
     assert status_of(gate, reply["approval_id"]) == ("DECIDED", "Approved", "DELIVERED")
+
+
+def test_a_sweep_that_stops_mid_delivery_is_finished_by_the_next_one(
+    gate, started, sweep_handler, context, monkeypatch
+):
+    """The sweep claims a decision whose event was lost, then its invocation dies before
+    the callback: the record stays listed, and the next sweep resumes the delivery."""
+    from receive_result.callbacks import WorkflowCallbacks
+
+    workflow, reply = started()
+    gate.signal("alice", reply["automation_execution_id"], "Approve")
+    gate.result_events()  # lost
+    real_succeed = WorkflowCallbacks.succeed
+
+    def crash(self, task_token, output):
+        raise RuntimeError("the sandbox killed the invocation")
+
+    monkeypatch.setattr(WorkflowCallbacks, "succeed", crash)
+    with pytest.raises(RuntimeError):
+        sweep_handler(scheduled_event(), context)
+    assert status_of(gate, reply["approval_id"]) == ("DECIDED", "Approved", "SENDING")
+
+    monkeypatch.setattr(WorkflowCallbacks, "succeed", real_succeed)
+    report = sweep_handler(scheduled_event(), context)
+
+    assert (report["pending"], report["delivered"]) == (1, [reply["approval_id"]])
+    assert status_of(gate, reply["approval_id"]) == ("DECIDED", "Approved", "DELIVERED")
+    assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
+    assert sweep_handler(scheduled_event(), context)["pending"] == 0

@@ -289,8 +289,8 @@ resource "aws_dynamodb_table" "approvals" {
     projection_type = "ALL"
   }
 
-  # Sparse: only PENDING records carry `awaiting`. The sweep lists them here, oldest
-  # first; the projection leaves the task token out.
+  # Sparse: only records waiting for a decision or its callback carry `awaiting`. The
+  # sweep lists them here, oldest first; the projection leaves the task token out.
   global_secondary_index {
     name               = "pending"
     hash_key           = "awaiting"

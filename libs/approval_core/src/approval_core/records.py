@@ -11,8 +11,9 @@ Lifecycle: PENDING (automation requested) -> DECIDED (outcome claimed, callback 
 workflow ended first (its automation is then cancelled).
 
 Two indexes: `by_execution` finds the approvals of a workflow execution; `pending` is
-sparse (only PENDING records carry its key, `awaiting`) and projects no task token, so the
-periodic sweep lists what still waits without reading a token.
+sparse (only records that wait for a decision, or for its callback to finish, carry its
+key, `awaiting`) and projects no task token, so the periodic sweep lists what still waits,
+including a delivery that stopped half-way, without reading a token.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ class ApprovalRecords:
         return self._update(
             approval_id,
             "SET #status = :decided, outcome = :outcome, decided_at = :now, "
-            f"updated_at = :now, callback = :sending REMOVE {AWAITING_ATTRIBUTE}",
+            "updated_at = :now, callback = :sending",
             {
                 ":decided": ApprovalStatus.DECIDED.value,
                 ":outcome": outcome,
@@ -208,9 +209,9 @@ class ApprovalRecords:
         ]
 
     def pending(self) -> Iterator[PendingApproval]:
-        """PENDING approvals, oldest first. The index is eventually consistent: a record
-        decided a moment ago may still be listed, which the conditional claim makes
-        harmless."""
+        """Approvals PENDING, or DECIDED with the callback still SENDING, oldest first.
+        The index is eventually consistent: a record decided a moment ago may still be
+        listed, which the conditional claim and the idempotency store make harmless."""
         for item in self._query(
             IndexName=PENDING_INDEX,
             KeyConditionExpression="#awaiting = :decision",
@@ -239,6 +240,7 @@ class ApprovalRecords:
         if error:
             expression += ", callback_error = :error"
             values[":error"] = error
+        expression += f" REMOVE {AWAITING_ATTRIBUTE}"
         return self._update(
             approval_id, expression, values, require_callback=CallbackStatus.SENDING
         )
