@@ -221,62 +221,74 @@ def _nearest_weekday(day: date, wanted: int) -> bool:
     return day == target
 
 
-def _day_of_month(text: str) -> Callable[[date], bool]:
+DayTest = Callable[[date], bool]
+
+
+def _day_field(
+    text: str, special: Callable[[str], DayTest | None], plain: Callable[[str], DayTest]
+) -> DayTest:
+    """A day field: ``*``/``?`` match every day; otherwise any of its comma-separated
+    tokens, each read by ``special`` (L, W, #...) or, when it returns None, together by
+    ``plain`` (numbers, names, ranges, steps)."""
     if text in ("*", "?"):
         return lambda day: True
-    tests: list[Callable[[date], bool]] = []
-    plain: list[str] = []
+    tests: list[DayTest] = []
+    plain_tokens: list[str] = []
     for token in text.upper().split(","):
-        if token == "L":
-            tests.append(lambda day: day.day == _last_day(day))
-        elif token == "LW":
-            tests.append(lambda day: _nearest_weekday(day, _last_day(day)))
-        elif token.endswith("W") and token[:-1].isdigit():
-            number = int(token[:-1])
-            if not 1 <= number <= 31:
-                raise ValueError(f"bad day {token!r}")
-            tests.append(lambda day, number=number: _nearest_weekday(day, number))
+        test = special(token)
+        if test is None:
+            plain_tokens.append(token)
         else:
-            plain.append(token)
-    if plain:
-        days = _values(",".join(plain), 1, 31)
-        tests.append(lambda day: day.day in days)
+            tests.append(test)
+    if plain_tokens:
+        tests.append(plain(",".join(plain_tokens)))
     return lambda day: any(test(day) for test in tests)
 
 
-def _day_of_week(text: str) -> Callable[[date], bool]:
-    if text in ("*", "?"):
-        return lambda day: True
-    tests: list[Callable[[date], bool]] = []
-    plain: list[str] = []
-    for token in text.upper().split(","):
-        if token == "L":
-            tests.append(lambda day: _aws_weekday(day) == 7)
-        elif token.endswith("L"):
-            weekday = _number(token[:-1], _DAYS)
-            if not 1 <= weekday <= 7:
-                raise ValueError(f"bad day of week {token!r}")
-            tests.append(
-                lambda day, weekday=weekday: (
-                    _aws_weekday(day) == weekday and day.day + 7 > _last_day(day)
-                )
-            )
-        elif "#" in token:
-            name, _, nth_text = token.partition("#")
-            weekday, nth = _number(name, _DAYS), int(nth_text)
-            if not 1 <= weekday <= 7 or not 1 <= nth <= 5:
-                raise ValueError(f"bad day of week {token!r}")
-            tests.append(
-                lambda day, weekday=weekday, nth=nth: (
-                    _aws_weekday(day) == weekday and (day.day - 1) // 7 + 1 == nth
-                )
-            )
-        else:
-            plain.append(token)
-    if plain:
-        weekdays = _values(",".join(plain), 1, 7, _DAYS)
-        tests.append(lambda day: _aws_weekday(day) in weekdays)
-    return lambda day: any(test(day) for test in tests)
+def _day_of_month_token(token: str) -> DayTest | None:
+    if token == "L":
+        return lambda day: day.day == _last_day(day)
+    if token == "LW":
+        return lambda day: _nearest_weekday(day, _last_day(day))
+    if token.endswith("W") and token[:-1].isdigit():
+        number = int(token[:-1])
+        if not 1 <= number <= 31:
+            raise ValueError(f"bad day {token!r}")
+        return lambda day: _nearest_weekday(day, number)
+    return None
+
+
+def _day_of_week_token(token: str) -> DayTest | None:
+    if token == "L":
+        return lambda day: _aws_weekday(day) == 7
+    if token.endswith("L"):
+        weekday = _number(token[:-1], _DAYS)
+        if not 1 <= weekday <= 7:
+            raise ValueError(f"bad day of week {token!r}")
+        return lambda day: _aws_weekday(day) == weekday and day.day + 7 > _last_day(day)
+    if "#" in token:
+        name, _, nth_text = token.partition("#")
+        weekday, nth = _number(name, _DAYS), int(nth_text)
+        if not 1 <= weekday <= 7 or not 1 <= nth <= 5:
+            raise ValueError(f"bad day of week {token!r}")
+        return lambda day: _aws_weekday(day) == weekday and (day.day - 1) // 7 + 1 == nth
+    return None
+
+
+def _day_of_month(text: str) -> DayTest:
+    def plain(tokens: str) -> DayTest:
+        days = _values(tokens, 1, 31)
+        return lambda day: day.day in days
+
+    return _day_field(text, _day_of_month_token, plain)
+
+
+def _day_of_week(text: str) -> DayTest:
+    def plain(tokens: str) -> DayTest:
+        weekdays = _values(tokens, 1, 7, _DAYS)
+        return lambda day: _aws_weekday(day) in weekdays
+
+    return _day_field(text, _day_of_week_token, plain)
 
 
 @lru_cache(maxsize=256)
