@@ -26,6 +26,7 @@ from sandbox import (
     automation_events,
     automation_model,
     faults,
+    iam,
     ssm_api,
     ssm_automation,
     stepfunctions,
@@ -82,6 +83,7 @@ def install() -> None:
         schedules.install()  # scheduled rules fire on the sandbox clock
         stepfunctions_tasks.install()
         http_api.install()
+        iam.install()  # enforced where iam.iam_settings.enforce is on (LocalAws)
 
 
 def reset() -> None:
@@ -93,6 +95,7 @@ def reset() -> None:
     automation_model.reset()
     faults.clear()
     eventbridge.clear_drops()
+    iam.clear_denials()
     clear_event_listeners()
     clock.reset()
     schedules.reset()  # remaining scheduled rules count from the real time again

@@ -33,8 +33,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = REPO_ROOT / ".sandbox"
 STATE_FILE = "server.json"
 REGION = "us-east-1"
-ACCESS_KEY = "testing"
-SECRET_KEY = "testing"
+# The deployer's key: with IAM enforced, unknown keys are refused.
+from sandbox.iam.admin import ACCESS_KEY, SECRET_KEY  # noqa: E402
 
 _log = logging.getLogger(__name__)
 _active: LocalAws | None = None
@@ -73,6 +73,7 @@ class LocalAws:
         expire_interval: float | None = 1.0,
         region: str = REGION,
         log_requests: bool = False,
+        iam: bool = True,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -80,6 +81,9 @@ class LocalAws:
         self.expire_interval = expire_interval
         self.region = region
         self.log_requests = log_requests
+        # IAM evaluated on every request and service call (sandbox.iam); off only where a
+        # test says so.
+        self.iam = iam
         self._server: Any = None
         self._stop_expiry = threading.Event()
         self._expiry: threading.Thread | None = None
@@ -95,6 +99,7 @@ class LocalAws:
 
         import sandbox
         from sandbox import lambda_runtime
+        from sandbox.iam import iam_settings
 
         with _active_lock:
             if _active is not None:
@@ -109,6 +114,7 @@ class LocalAws:
             # keep what an earlier LocalAws of this process created.
             moto_api_backend.reset()
             sandbox.reset()
+            iam_settings.enforce = self.iam
             self._previous_sfn_config = dict(default_user_config.get("stepfunctions", {}))
             # What POST /moto-api/config {"stepfunctions": {...}} does.
             moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
@@ -138,6 +144,7 @@ class LocalAws:
         from moto.core.config import default_user_config
 
         from sandbox import lambda_runtime
+        from sandbox.iam import iam_settings
 
         self._stop_expiry.set()
         if self._expiry is not None:
@@ -145,6 +152,7 @@ class LocalAws:
             self._expiry = None
         lambda_runtime.shutdown()
         lambda_runtime.set_endpoint(None)
+        iam_settings.enforce = False
         if self._server is not None:
             with contextlib.suppress(Exception):
                 self._server.stop()

@@ -1,0 +1,36 @@
+"""IAM in the local AWS: every request and every service's call authorised as AWS would.
+
+- ``install()``: the check on every request moto receives (``sandbox.iam.enforcement``).
+- ``iam_settings.enforce``: on in ``LocalAws`` (and so ``make sandbox``, ``make demo``, the
+  integration tests), off in-process unless a test turns it on.
+- ``admin``: the deployer's key (``admin.ACCESS_KEY``/``admin.SECRET_KEY``).
+- ``authorize_service``, ``assume_role_as_service``, ``authorize_role``: for what AWS services
+  do on a deployed part's behalf; they raise ``AccessDenied``.
+- ``denials()``: every refusal so far (``GET /moto-api/sandbox/iam/denials``).
+"""
+
+from sandbox.iam import admin
+from sandbox.iam.enforcement import (
+    AccessDenied,
+    assume_role_as_service,
+    authorize_role,
+    authorize_service,
+    clear_denials,
+    denials,
+    iam_settings,
+    install,
+    role_session,
+)
+
+__all__ = [
+    "AccessDenied",
+    "admin",
+    "assume_role_as_service",
+    "authorize_role",
+    "authorize_service",
+    "clear_denials",
+    "denials",
+    "iam_settings",
+    "install",
+    "role_session",
+]
