@@ -90,33 +90,56 @@ def test_with_30_percent_of_ssm_and_step_functions_calls_throttled_every_approva
     assert len(gate.automations()) == 8
 
 
-def test_a_burst_over_the_concurrency_limit_completes_once_capacity_frees(
-    gate, start_handler, receive_handler, context
-):
-    sandbox.settings.max_concurrent_executions = 3
-    workflows = [
-        gate.start_workflow({"message": f"m{n}", "approvers": [gate.principal("alice")]})
-        for n in range(6)
-    ]
-    waiting, refused = [], []
-    for workflow in workflows:
-        try:
-            waiting.append((workflow, start_handler(workflow.payload, context)))
-        except ApprovalConcurrencyLimitExceeded:
-            refused.append(workflow)
-    assert (len(waiting), len(refused)) == (3, 3)
+def automation_status(gate, automation_id: str) -> str:
+    return gate.ssm.get_automation_execution(AutomationExecutionId=automation_id)[
+        "AutomationExecution"
+    ]["AutomationExecutionStatus"]
 
-    # Approvals finish, capacity frees, the workflow's Retry starts the refused ones.
-    for _, reply in waiting:
-        gate.signal("alice", reply["automation_execution_id"], "Approve")
-    for workflow in refused:
-        reply = start_handler(workflow.payload, context)
+
+def test_a_burst_over_the_concurrency_quota_queues_and_completes_once_capacity_frees(
+    gate, start_handler, receive_handler, sweep_handler, context
+):
+    """Past the quota SSM accepts a new automation and keeps it Pending (no step, no email)
+    until a slot frees (docs/aws-behaviour.md#ssm-automation-concurrency-queue); the sweep
+    counts those, and each one starts and is decided once capacity frees."""
+    sandbox.settings.max_concurrent_executions = 3
+    started = start_many(gate, start_handler, context, 6)
+    statuses = [automation_status(gate, r["automation_execution_id"]) for _, r in started]
+    assert statuses == ["Waiting"] * 3 + ["Pending"] * 3
+
+    report = sweep_handler({}, context)
+    assert (report["pending"], report["queued"], report["not_started"]) == (6, 3, [])
+
+    # The first approvals end, slots free, the queued automations start and ask in turn.
+    for _, reply in started:
+        assert automation_status(gate, reply["automation_execution_id"]) == "Waiting"
         gate.signal("alice", reply["automation_execution_id"], "Approve")
     for event in gate.result_events():
         receive_handler(event, context)
-    for workflow in workflows:
+    for workflow, _ in started:
         assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
-    assert len(gate.automations()) == 6
+        assert callbacks_of(gate, workflow.execution_arn) == ["TaskSucceeded"]
+    assert sweep_handler({}, context)["queued"] == 0
+
+
+def test_past_the_queue_the_start_is_refused_by_name_and_retried_later(
+    gate, start_handler, receive_handler, context
+):
+    sandbox.settings.max_concurrent_executions = 1
+    sandbox.settings.automation_queue_size = 1
+    (first, first_reply), (second, second_reply) = start_many(gate, start_handler, context, 2)
+    refused = gate.start_workflow({"message": "m", "approvers": [gate.principal("alice")]})
+    with pytest.raises(ApprovalConcurrencyLimitExceeded):
+        start_handler(refused.payload, context)
+
+    gate.signal("alice", first_reply["automation_execution_id"], "Approve")
+    retried = start_handler(refused.payload, context)  # the workflow's Retry: queued now
+    for reply in (second_reply, retried):
+        gate.signal("alice", reply["automation_execution_id"], "Approve")
+    for event in gate.result_events():
+        receive_handler(event, context)
+    for workflow in (first, second, refused):
+        assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
 
 
 def test_a_crash_between_the_callback_and_the_record_update_neither_repeats_nor_sticks(

@@ -9,9 +9,10 @@ started automation or a half-written record:
 2. receive_result's `StepStatusEvent.parse` and `WorkflowEndedEvent.parse`: anything gives an
    event or MalformedEvent; events in the documented EventBridge format (AWS_FACTS.md)
    always parse, fields kept.
-3. `ApproverDecision.parse`, `ApprovalStep.decision()` and the SSM reading behind them never
-   raise; only a terminal step with an approval id decides, Approved only when SSM says
-   Approved and the step succeeded.
+3. `ApproverDecision.parse`/`parse_all`, `ApprovalStep.decision()` and the SSM reading behind
+   them never raise; only a step in a final status (any status but the non-terminal ones)
+   with an approval id decides, Approved only when ApprovalStatus says Approved, Rejected
+   whenever SSM says Rejected (ApprovalStatus, a decision or the status) and not Approved.
 4. start_approval's handler against moto: an invalid payload stores and starts nothing; a
    valid one stores one record and starts one automation.
 
@@ -34,12 +35,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import sandbox
+from approval_core.automations import NON_TERMINAL_STATUSES, is_terminal
 from receive_result.automation import ApprovalAutomation
 from receive_result.errors import MalformedEvent
 from receive_result.models import (
     EXECUTION_STATUS_CHANGE,
     STEP_STATUS_CHANGE,
-    TERMINAL_STEP_STATUSES,
     ApprovalStep,
     ApproverDecision,
     Decision,
@@ -82,15 +83,27 @@ NAMED_FIELD = re.compile(
     rf"|({'|'.join(ENVIRONMENT_VARIABLES)}) \(function environment\)"
     r") "
 )
+# botocore's AutomationExecutionStatus enum (steps use it too; AWS_FACTS.md).
 STEP_STATUSES = (
     "Pending",
     "InProgress",
     "Waiting",
     "Success",
-    "Failed",
     "TimedOut",
-    "Cancelled",
     "Cancelling",
+    "Cancelled",
+    "Failed",
+    "PendingApproval",
+    "Approved",
+    "Rejected",
+    "Scheduled",
+    "RunbookInProgress",
+    "PendingChangeCalendarOverride",
+    "ChangeCalendarOverrideApproved",
+    "ChangeCalendarOverrideRejected",
+    "CompletedWithSuccess",
+    "CompletedWithFailure",
+    "Exited",
 )
 BASE_EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:Flow:run"
 
@@ -791,7 +804,10 @@ def test_an_execution_event_without_a_field_it_needs_is_malformed(event, key):
 # --- 3. decisions ----------------------------------------------------------------------------
 
 decision_maps = st.fixed_dictionaries(
-    {"Approver": valid_principals, "Decision": st.sampled_from(["Approve", "Reject"])},
+    {
+        "Approver": valid_principals,
+        "Decision": st.sampled_from(["Approve", "Reject", "Approved", "Rejected"]),
+    },
     optional={
         "ApprovalDecisionTime": st.datetimes().map(lambda moment: moment.isoformat() + "Z"),
         "Comment": st.text(max_size=40),
@@ -824,10 +840,33 @@ def test_ssm_decision_maps_keep_their_fields(raw, as_json):
     parsed = ApproverDecision.parse(json.dumps(raw) if as_json else raw)
     assert parsed == ApproverDecision(
         approver=raw["Approver"],
-        decision=raw["Decision"],
+        decision={"Approved": "Approve", "Rejected": "Reject"}.get(
+            raw["Decision"], raw["Decision"]
+        ),
         comment=raw.get("Comment") or None,
         decided_at=raw.get("ApprovalDecisionTime"),
     )
+
+
+@given(
+    maps=st.lists(decision_maps, max_size=5),
+    serialization=st.sampled_from(["string_per_map", "json_array", "maps"]),
+)
+def test_approver_decisions_read_alike_however_ssm_serialises_the_maplist(maps, serialization):
+    """docs/aws-behaviour.md#undocumented-approver-decisions: one JSON string per map, one
+    string holding a JSON array, or the maps themselves."""
+    output = {
+        "string_per_map": [json.dumps(m) for m in maps],
+        "json_array": [json.dumps(maps)],
+        "maps": maps,
+    }[serialization]
+    assert ApproverDecision.parse_all(output) == tuple(ApproverDecision.parse(m) for m in maps)
+
+
+@settings(max_examples=150)
+@given(output=json_values | st.lists(raw_decisions, max_size=4))
+def test_any_approver_decisions_output_gives_decisions_without_raising(output):
+    assert all(isinstance(d, ApproverDecision) for d in ApproverDecision.parse_all(output))
 
 
 approver_decisions = st.builds(
@@ -850,16 +889,28 @@ approval_steps = st.builds(
 
 def check_decision(step: ApprovalStep) -> Decision | None:
     decision = step.decision()
-    if step.approval_id is None or step.step_status not in TERMINAL_STEP_STATUSES:
+    if (
+        step.approval_id is None
+        or step.step_status in NON_TERMINAL_STATUSES
+        or not step.step_status
+    ):
         assert decision is None
         return None
+    assert is_terminal(step.step_status)
     assert isinstance(decision, Decision)
     assert decision.approval_id == step.approval_id
     assert decision.automation_execution_id == step.automation_execution_id
-    approved = step.approval_status == "Approved" and step.step_status == "Success"
+    approved = step.approval_status == "Approved"
     assert (decision.outcome is Outcome.APPROVED) == approved
-    if step.approval_status == "Rejected":
+    said_rejected = (
+        step.approval_status == "Rejected"
+        or step.step_status == "Rejected"
+        or any(d.decision == "Reject" for d in step.decisions)
+    )
+    if said_rejected and not approved:
         assert decision.outcome is Outcome.REJECTED
+    if decision.outcome is Outcome.REJECTED:
+        assert said_rejected
     assert decision.decided_by == tuple(
         d for d in step.decisions if d.decision in ("Approve", "Reject")
     )
@@ -873,7 +924,7 @@ def check_decision(step: ApprovalStep) -> Decision | None:
 
 @settings(max_examples=150)
 @given(step=approval_steps)
-def test_only_a_terminal_step_with_an_approval_id_decides(step):
+def test_only_a_finished_step_with_an_approval_id_decides(step):
     check_decision(step)
 
 
@@ -894,14 +945,15 @@ class StubSsm:
 
 output_values = st.lists(
     st.text(max_size=12) | raw_decisions.filter(lambda r: isinstance(r, str)), max_size=4
-)
+) | st.lists(decision_maps, max_size=3).map(lambda maps: [json.dumps(maps)])
 step_executions = st.fixed_dictionaries(
     {},
     optional={
         "Action": st.sampled_from(["aws:approve", "aws:sleep"]) | st.text(max_size=8),
         "StepStatus": st.sampled_from(STEP_STATUSES) | st.text(max_size=8),
         "Outputs": st.dictionaries(
-            st.sampled_from(["ApprovalStatus", "ApproverDecisions"]) | st.text(max_size=8),
+            st.sampled_from(["ApprovalStatus", "ApproverDecisions", "Approve.ApproverDecisions"])
+            | st.text(max_size=8),
             output_values,
         ),
         "FailureMessage": st.text(max_size=20),

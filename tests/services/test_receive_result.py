@@ -8,7 +8,7 @@ import json
 import pytest
 
 import sandbox
-from receive_result.errors import MalformedEvent, UnexpectedEvent
+from receive_result.errors import MalformedEvent, StepNotTerminalYet, UnexpectedEvent
 
 
 def deliver_all(gate, receive_handler, context) -> list[dict]:
@@ -167,7 +167,13 @@ def test_a_transient_callback_error_raises_and_the_retry_delivers_once(
     assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
 
 
-def test_a_forged_event_does_not_resume_the_workflow(gate, started, receive_handler, context):
+def test_a_forged_event_does_not_resume_the_workflow_and_is_retried_not_dropped(
+    gate, started, receive_handler, context, monkeypatch, caplog
+):
+    """An event that says the step ended while SSM shows it waiting (forged, or ahead of
+    SSM's reads) raises the named retryable error: Lambda retries it, then the dead-letter
+    queue keeps it, and the operator sees it."""
+    monkeypatch.setattr("receive_result.service.REREAD_DELAYS_SECONDS", (0.0, 0.0))
     workflow, reply = started()
     forged = {
         "id": "forged-1",
@@ -181,7 +187,13 @@ def test_a_forged_event_does_not_resume_the_workflow(gate, started, receive_hand
             "Status": "Success",
         },
     }
-    assert receive_handler(forged, context)["status"] == "IGNORED"
+    with pytest.raises(StepNotTerminalYet, match="SSM still shows it Waiting after 3 reads"):
+        receive_handler(forged, context)
+    assert any(
+        "does not show the approval step ended yet" in record.getMessage()
+        and record.step_status == "Waiting"
+        for record in caplog.records
+    )
     assert gate.execution(workflow.execution_arn, settle=0)["status"] == "RUNNING"
     assert gate.record(reply["approval_id"])["status"]["S"] == "PENDING"
 
@@ -252,3 +264,135 @@ def test_an_event_of_another_document_is_refused(gate, receive_handler, context)
     }
     with pytest.raises(UnexpectedEvent, match="fix the EventBridge rule"):
         receive_handler(event, context)
+
+
+# --- the undocumented SSM behaviours, as the local AWS plays them ---------------------------
+
+NON_TERMINAL = [
+    "Pending",
+    "InProgress",
+    "Waiting",
+    "Cancelling",
+    "PendingApproval",
+    "Scheduled",
+    "RunbookInProgress",
+    "PendingChangeCalendarOverride",
+    "ChangeCalendarOverrideApproved",
+]
+# Every value of every decision-related setting in at least one profile (the full product is
+# tests/services/test_decision_variants.py, against a model of SSM; these run the sandbox's).
+PROFILES = {
+    "defaults": {},
+    "success-approved-dropped-past-array-unreachable-lag": {
+        "rejection_status": "Success",
+        "approval_status": "Approved",
+        "failed_step_outputs": "dropped",
+        "decision_values": "past",
+        "decisions_serialization": "json_array",
+        "reject_under_quorum": "rejects_when_quorum_unreachable",
+        "status_read_lag_reads": 2,
+    },
+    "rejected-completed-dropped-verb-array": {
+        "rejection_status": "Rejected",
+        "approval_status": "CompletedWithSuccess",
+        "failed_step_outputs": "dropped",
+        "decisions_serialization": "json_array",
+    },
+    "completedwithfailure-kept-past-unreachable": {
+        "rejection_status": "CompletedWithFailure",
+        "decision_values": "past",
+        "reject_under_quorum": "rejects_when_quorum_unreachable",
+    },
+    "failed-dropped-past": {
+        "rejection_status": "Failed",
+        "approval_status": "Approved",
+        "failed_step_outputs": "dropped",
+        "decision_values": "past",
+    },
+}
+
+
+def expected_rejection(profile: dict) -> str:
+    """A rejection SSM ends Failed/CompletedWithFailure with its outputs dropped says nothing
+    of a decision: the workflow gets Approval.Failed (named, with SSM's status)."""
+    status = profile.get("rejection_status", "Failed")
+    dropped = profile.get("failed_step_outputs") == "dropped"
+    return (
+        "Approval.Failed"
+        if dropped and status in ("Failed", "CompletedWithFailure")
+        else ("Rejected")
+    )
+
+
+@pytest.fixture
+def any_final_status_rule(gate):
+    """The rule as the gate deploys it: any final status, not a list of four."""
+    import boto3
+
+    boto3.client("events").put_rule(
+        Name="approval-results",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.ssm"],
+                "detail-type": ["EC2 Automation Step Status-change Notification"],
+                "detail": {
+                    "Definition": ["ApprovalGate-Approval"],
+                    "Action": ["aws:approve"],
+                    "Status": [{"anything-but": NON_TERMINAL}],
+                },
+            }
+        ),
+    )
+
+
+def outcome_of(gate, execution_arn: str) -> tuple[str, list]:
+    execution = gate.execution(execution_arn)
+    if execution["status"] == "SUCCEEDED":
+        approval = json.loads(execution["output"])["approval"]
+        return approval["decision"], [
+            (d["approver"], d["decision"]) for d in approval["decided_by"]
+        ]
+    history = gate.sfn.get_execution_history(executionArn=execution_arn)["events"]
+    failure = next(e for e in history if e["type"] == "TaskFailed")["taskFailedEventDetails"]
+    return failure["error"], []
+
+
+@pytest.mark.parametrize("profile", PROFILES.values(), ids=PROFILES.keys())
+@pytest.mark.parametrize("flow", ["approve", "reject", "2of3-one-reject"])
+def test_each_flow_reaches_the_workflow_right_under_each_profile_of_the_local_aws(
+    gate, started, receive_handler, context, any_final_status_rule, monkeypatch, profile, flow
+):
+    monkeypatch.setattr("receive_result.service.REREAD_DELAYS_SECONDS", (0.0, 0.0))
+    for name, value in profile.items():
+        setattr(sandbox.settings, name, value)
+    alice, bob, carol = (gate.principal(name) for name in ("alice", "bob", "carol"))
+    if flow == "2of3-one-reject":
+        workflow, reply = started(approvers=[alice, bob, carol], min_required_approvals=2)
+        signals = [("alice", "Approve"), ("bob", "Reject"), ("carol", "Approve")]
+    else:
+        workflow, reply = started()
+        signals = [("alice", "Approve" if flow == "approve" else "Reject")]
+    automation_id = reply["automation_execution_id"]
+    signalled = []
+    for name, signal in signals:
+        status = gate.ssm.get_automation_execution(AutomationExecutionId=automation_id)
+        if status["AutomationExecution"]["AutomationExecutionStatus"] not in NON_TERMINAL:
+            break  # the step has ended (one Reject ends it at once)
+        gate.signal(name, automation_id, signal)
+        signalled.append((gate.principal(name), signal))
+
+    events = gate.result_events()
+    assert events, "the rule must take the step's final status, whatever it is"
+    for event in events:
+        receive_handler(event, context)
+
+    outcome, decided_by = outcome_of(gate, workflow.execution_arn)
+    if flow == "approve" or (
+        flow == "2of3-one-reject"
+        and profile.get("reject_under_quorum") == "rejects_when_quorum_unreachable"
+    ):
+        assert (outcome, decided_by) == ("Approved", signalled)
+    else:
+        assert outcome == expected_rejection(profile)
+        if outcome == "Rejected" and profile.get("failed_step_outputs") != "dropped":
+            assert decided_by == signalled

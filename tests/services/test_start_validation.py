@@ -1,8 +1,12 @@
 """start_approval's input checks: every bad payload gets InvalidApprovalRequest naming the
 field and the fix."""
 
-import pytest
+import re
 
+import pytest
+from botocore.session import Session
+
+from start_approval.automation import approval_tag_key
 from start_approval.errors import InvalidApprovalRequest
 from start_approval.models import CONFIRMATION_MESSAGE
 from start_approval.settings import Settings
@@ -160,3 +164,30 @@ def test_wrong_defaults_name_the_environment_variable(environment, expected):
 def test_an_incomplete_environment_names_the_variable(missing, environment):
     with pytest.raises(InvalidApprovalRequest, match=missing):
         settings(**environment)
+
+
+def _model_pattern(pattern: str) -> str:
+    """An SSM model pattern for Python's re (no \\p{..} classes): letters, separators and
+    numbers as \\w and \\s, which covers the ASCII the gate writes."""
+    return (
+        pattern.strip("^$")
+        .replace("\\p{L}", "\\w")
+        .replace("\\p{Z}", "\\s")
+        .replace("\\p{N}", "\\d")
+    )
+
+
+def test_the_approval_tag_fits_what_ssm_accepts_for_a_tag_and_a_tagkey_filter():
+    """The tag key is also the DescribeAutomationExecutions TagKey filter value: it must
+    meet both limits of the SSM model for every approval id."""
+    model = Session().get_service_model("ssm")
+    tag_key = model.shape_for("TagKey").metadata
+    tag_value = model.shape_for("TagValue").metadata
+    filter_value = model.shape_for("AutomationExecutionFilterValue").metadata
+    invocation = parse_invocation(payload(message="m", approvers=[ROLE]), settings())
+    key, value = approval_tag_key(invocation.approval_id), invocation.approval_id
+
+    assert tag_key["min"] <= len(key) <= min(tag_key["max"], filter_value["max"])
+    assert re.fullmatch(_model_pattern(tag_key["pattern"]), key)
+    assert len(value) <= tag_value["max"]
+    assert re.fullmatch(_model_pattern(tag_value["pattern"]), value)

@@ -25,7 +25,12 @@ LAMBDA_ERRORS = {
     "Lambda.TooManyRequestsException",
 }
 THROTTLE_ERRORS = {"ApprovalStartThrottled", "ApprovalConcurrencyLimitExceeded"}
-NOT_RETRIED = {"InvalidApprovalRequest", "ApprovalAlreadyDecided", "States.ALL"}
+NOT_RETRIED = {
+    "InvalidApprovalRequest",
+    "ApprovalAlreadyDecided",
+    "ApprovalStartConflict",
+    "States.ALL",
+}
 
 
 def contract_payload() -> dict[str, str]:

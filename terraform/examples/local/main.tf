@@ -1,9 +1,10 @@
-# The gate deployed into the local AWS (the sandbox on 127.0.0.1): fake credentials, every
-# service used pointed at one endpoint, no call to the real AWS.
+# The gate deployed into the local AWS (the sandbox on 127.0.0.1): the local AWS's deployer
+# key (it evaluates IAM and refuses keys it does not know), every service used pointed at one
+# endpoint, no call to the real AWS.
 provider "aws" {
   region     = var.region
-  access_key = "test"
-  secret_key = "test"
+  access_key = var.access_key
+  secret_key = var.secret_key
 
   skip_credentials_validation = true
   skip_requesting_account_id  = true

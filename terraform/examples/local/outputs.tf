@@ -97,3 +97,18 @@ output "close_approvals_alias_arn" {
   description = "ARN of the close_approvals alias."
   value       = module.approval_gate.close_approvals_alias_arn
 }
+
+output "approver_policy_json" {
+  description = "IAM policy (JSON) each approver needs; attach it to the approvers' users or roles (module README: Approvers' permissions)."
+  value       = module.approval_gate.approver_policy_json
+}
+
+output "failed_notifications_alarm_name" {
+  description = "CloudWatch alarm on approval requests SNS could not deliver."
+  value       = module.approval_gate.failed_notifications_alarm_name
+}
+
+output "approvals_queued_alarm_name" {
+  description = "CloudWatch alarm on approvals queued by SSM past the account's automation quota."
+  value       = module.approval_gate.approvals_queued_alarm_name
+}

@@ -1,3 +1,16 @@
+variable "access_key" {
+  description = "Access key of the local AWS's deployer (an IAM user allowed everything there; sandbox/iam/admin.py). Not an AWS key."
+  type        = string
+  default     = "local-admin"
+}
+
+variable "secret_key" {
+  description = "Secret key of the local AWS's deployer (sandbox/iam/admin.py). Not an AWS secret."
+  type        = string
+  default     = "local-admin"
+  sensitive   = true
+}
+
 variable "endpoint" {
   description = "URL of the local AWS (the sandbox: moto server extended by sandbox/), used for every service."
   type        = string

@@ -170,6 +170,25 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
+# A notification SNS could not deliver (a bounced address, a subscriber endpoint that
+# fails): an approver may never hear of the request (docs/aws-behaviour.md#sns-delivery-failure-metrics).
+resource "aws_cloudwatch_metric_alarm" "failed_notifications" {
+  alarm_name          = "${var.name_prefix}-failed-approval-notifications"
+  alarm_description   = "SNS could not deliver approval requests from ${local.topic_name} to a subscriber: an approver may not know an approval waits. Check the topic's subscriptions (confirmed, reachable) and its delivery status logs."
+  namespace           = "AWS/SNS"
+  metric_name         = "NumberOfNotificationsFailed"
+  dimensions          = { TopicName = aws_sns_topic.notification.name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = local.tags
+}
+
 ################################################################################
 # SSM Automation document and the role it runs as
 ################################################################################
@@ -249,6 +268,43 @@ resource "aws_iam_role_policy" "automation" {
   name   = "approval"
   role   = aws_iam_role.automation.id
   policy = data.aws_iam_policy_document.automation.json
+}
+
+# What an approver needs (output approver_policy_json): aws:approve names the approvers,
+# but IAM must still allow them to signal the automation and to read what they decide on
+# (docs/aws-behaviour.md#iam-approvers-need-permission). The module attaches it to nobody.
+data "aws_iam_policy_document" "approver" {
+  statement {
+    sid       = "ApproveOrRejectApprovalAutomations"
+    effect    = "Allow"
+    actions   = ["ssm:SendAutomationSignal"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    sid    = "ReadApprovalAutomations"
+    effect = "Allow"
+    actions = [
+      "ssm:GetAutomationExecution",
+      "ssm:DescribeAutomationStepExecutions",
+    ]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    # AWS requires "*": DescribeAutomationExecutions has no resource type (it lists).
+    sid       = "ListAutomations"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeAutomationExecutions"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadApprovalDocument"
+    effect    = "Allow"
+    actions   = ["ssm:GetDocument", "ssm:DescribeDocument"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/${aws_ssm_document.approval.name}"]
+  }
 }
 
 ################################################################################
@@ -390,13 +446,35 @@ data "aws_iam_policy_document" "start_approval" {
   }
 
   statement {
+    # StartAutomationExecution requires the automation-execution resource type as well as
+    # the document (docs/aws-behaviour.md#iam-service-authorization): the execution's id is
+    # not known before the call, hence automation-execution/*. The definition is an optional
+    # resource type of the action, named so that a request context carrying it is allowed.
     sid     = "StartApprovalAutomation"
     effect  = "Allow"
     actions = ["ssm:StartAutomationExecution"]
     resources = [
+      "arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*",
       "arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-definition/${aws_ssm_document.approval.name}:*",
       "arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/${aws_ssm_document.approval.name}",
     ]
+  }
+
+  statement {
+    # A retried start that SSM refuses as a reused ClientToken finds its automation again
+    # by its tag (docs/aws-behaviour.md#undocumented-client-token-reuse).
+    sid       = "FindOwnAutomation"
+    effect    = "Allow"
+    actions   = ["ssm:GetAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    # AWS requires "*": DescribeAutomationExecutions has no resource type (it lists).
+    sid       = "ListAutomationsByTag"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeAutomationExecutions"]
+    resources = ["*"]
   }
 
   statement {
@@ -512,6 +590,10 @@ locals {
     APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
     APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
   }
+  # The sweep also cancels approvals queued too long by SSM (0: never).
+  sweep_environment = merge(local.receive_result_environment, {
+    MAX_QUEUED_SECONDS = tostring(var.max_queued_seconds)
+  })
 }
 
 module "receive_result" {
@@ -545,6 +627,16 @@ module "receive_result" {
 # EventBridge rule: terminal statuses of this document's approve step
 ################################################################################
 
+locals {
+  # Every status of an automation step that is not final (the botocore model's
+  # AutomationExecutionStatus values that can still change; one file, also read by
+  # tests/terraform). The rule takes any OTHER status with `anything-but`
+  # (docs/aws-behaviour.md#eventbridge-content-filtering), so a terminal status SSM does
+  # not document for aws:approve (Rejected, Approved, CompletedWithSuccess,
+  # CompletedWithFailure, ...) still reaches receive_result.
+  non_terminal_step_statuses = jsondecode(file("${path.module}/templates/non_terminal_step_statuses.json"))
+}
+
 resource "aws_cloudwatch_event_rule" "approval_result" {
   name        = local.rule_name
   description = "Terminal status of the aws:approve step of ${aws_ssm_document.approval.name}: delivers the decision to receive_result."
@@ -557,7 +649,7 @@ resource "aws_cloudwatch_event_rule" "approval_result" {
     detail = {
       Definition = [aws_ssm_document.approval.name]
       Action     = ["aws:approve"]
-      Status     = ["Success", "Failed", "TimedOut", "Cancelled"]
+      Status     = [{ "anything-but" = local.non_terminal_step_statuses }]
     }
   })
 
@@ -642,15 +734,17 @@ module "sweep_approvals" {
   description   = "Every ${var.sweep_interval_minutes} min: delivers the decisions of ${local.document_name} whose event was lost."
   alias_name    = var.lambda_alias_name
 
-  environment_variables = local.receive_result_environment
+  environment_variables = local.sweep_environment
   metrics_namespace     = var.metrics_namespace
   log_level             = var.log_level
   policy_json           = data.aws_iam_policy_document.sweep_approvals.json
 
   memory_size = var.lambda_memory_size
   timeout     = var.lambda_timeout_seconds
-  # One sweep at a time: a sweep that outlasts its interval delays the next one.
-  reserved_concurrent_executions = 1
+  # null by default: a reservation needs 100 unreserved executions left in the account
+  # (docs/aws-behaviour.md#lambda-unreserved-concurrency-minimum); overlapping sweeps are
+  # safe (conditional record writes), 1 keeps them apart where the account allows it.
+  reserved_concurrent_executions = var.sweep_reserved_concurrency
   environment_kms_key_arn        = local.kms_key_arn
   log_kms_key_arn                = local.kms_key_arn
   log_retention_in_days          = var.log_retention_in_days
@@ -686,6 +780,27 @@ resource "aws_lambda_permission" "events_invoke_sweep" {
   qualifier     = module.sweep_approvals.alias_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.sweep.arn
+}
+
+# Approvals whose automation SSM keeps Pending (queued past the account's concurrent
+# automation quota: no step runs, nobody is asked; docs/aws-behaviour.md#ssm-automation-concurrency-queue).
+# The sweep counts them each run: metric ApprovalsQueued, with the one dimension Powertools
+# adds, `service` (its POWERTOOLS_SERVICE_NAME: the sweep runs receive_result's code).
+resource "aws_cloudwatch_metric_alarm" "approvals_queued" {
+  alarm_name          = "${var.name_prefix}-approvals-queued"
+  alarm_description   = "Approvals of ${local.document_name} wait in SSM's automation queue: the account runs as many automations as its quota allows, and nobody is asked until one ends. Stop automations that are no longer needed or raise the quota (Service Quotas: Systems Manager, concurrently executing automations). ${var.max_queued_seconds == 0 ? "Queued approvals are never cancelled (max_queued_seconds = 0)." : "After ${var.max_queued_seconds} s queued, the sweep cancels one and fails its workflow with Approval.NotStarted."}"
+  namespace           = var.metrics_namespace
+  metric_name         = "ApprovalsQueued"
+  dimensions          = { service = "receive_result" }
+  statistic           = "Maximum"
+  period              = local.sweep_interval_seconds
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = local.tags
 }
 
 data "aws_iam_policy_document" "close_approvals" {

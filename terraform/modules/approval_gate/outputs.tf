@@ -219,3 +219,22 @@ output "workflow_ended_rule_name" {
   description = "Name of the EventBridge rule on Step Functions Execution Status Change of the workflows that use the gate."
   value       = aws_cloudwatch_event_rule.workflow_ended.name
 }
+
+################################################################################
+# Alarms and approvers
+################################################################################
+
+output "failed_notifications_alarm_name" {
+  description = "CloudWatch alarm that fires when SNS fails to deliver an approval request from the notification topic (AWS/SNS NumberOfNotificationsFailed)."
+  value       = aws_cloudwatch_metric_alarm.failed_notifications.alarm_name
+}
+
+output "approvals_queued_alarm_name" {
+  description = "CloudWatch alarm that fires when approvals wait in SSM's automation queue (metric ApprovalsQueued of the sweep > 0): nobody is asked until the account runs fewer automations."
+  value       = aws_cloudwatch_metric_alarm.approvals_queued.alarm_name
+}
+
+output "approver_policy_json" {
+  description = "IAM policy (JSON) an approver needs: ssm:SendAutomationSignal and read access on the automations, ssm:DescribeAutomationExecutions, and ssm:GetDocument/DescribeDocument on the approval document. Attach it to each approver user or role (README: Approvers' permissions); aws:approve's approver list alone grants nothing."
+  value       = data.aws_iam_policy_document.approver.json
+}

@@ -11,6 +11,14 @@ variable "name_prefix" {
     condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,31}$", var.name_prefix)) && !endswith(var.name_prefix, "-")
     error_message = "name_prefix must be 1 to 32 characters: letters, digits and hyphens, starting with a letter and not ending with a hyphen."
   }
+
+  # The same reserved prefixes as document_name: the document is named
+  # `<name_prefix>-approval` unless document_name is set, and SSM refuses a document name
+  # starting with aws, amazon or amzn (any case).
+  validation {
+    condition     = !can(regex("^(?i)(aws|amazon|amzn)", var.name_prefix))
+    error_message = "name_prefix must not start with aws, amazon or amzn (any case): SSM reserves these prefixes for document names, and the approval document is named <name_prefix>-approval. Choose another prefix, e.g. \"approval-gate\"."
+  }
 }
 
 variable "tags" {
@@ -301,24 +309,46 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "start_approval_reserved_concurrency" {
-  description = "Concurrency reserved for start_approval, or null for none. A small value also keeps StartAutomationExecution (1 TPS) from being flooded."
+  description = "Concurrency reserved for start_approval, or null for none (the default). A small value also keeps StartAutomationExecution (1 TPS) from being flooded; any reservation needs the account's unreserved concurrency to stay at 100 or more (docs/aws-behaviour.md#lambda-unreserved-concurrency-minimum)."
   type        = number
   default     = null
 
   validation {
     condition     = var.start_approval_reserved_concurrency == null || try(var.start_approval_reserved_concurrency >= 1 && floor(var.start_approval_reserved_concurrency) == var.start_approval_reserved_concurrency, false)
-    error_message = "start_approval_reserved_concurrency must be null or a whole number >= 1."
+    error_message = "start_approval_reserved_concurrency must be null (no reservation) or a whole number >= 1 (0 would stop the function)."
+  }
+}
+
+variable "sweep_reserved_concurrency" {
+  description = "Concurrency reserved for the sweep function, or null for none (the default). 1 keeps sweeps from overlapping (they are safe to overlap: every record change is conditional), but any reservation needs the account's unreserved concurrency to stay at 100 or more, which new accounts (total concurrency 10) cannot give (docs/aws-behaviour.md#lambda-unreserved-concurrency-minimum)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.sweep_reserved_concurrency == null || try(var.sweep_reserved_concurrency >= 1 && floor(var.sweep_reserved_concurrency) == var.sweep_reserved_concurrency, false)
+    error_message = "sweep_reserved_concurrency must be null (no reservation) or a whole number >= 1 (0 would stop the sweep)."
+  }
+}
+
+variable "max_queued_seconds" {
+  description = "How long an approval's automation may stay Pending, queued by SSM past the account's concurrent-automation quota (nobody is asked meanwhile), before the sweep cancels it and fails its workflow with Approval.NotStarted (MAX_QUEUED_SECONDS of the sweep function; docs/aws-behaviour.md#ssm-automation-concurrency-queue). 0 never cancels; the ApprovalsQueued alarm fires either way."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.max_queued_seconds == 0 || (var.max_queued_seconds >= 60 && var.max_queued_seconds <= 2592000 && floor(var.max_queued_seconds) == var.max_queued_seconds)
+    error_message = "max_queued_seconds must be 0 (never cancel a queued approval) or a whole number of seconds from 60 to 2592000 (30 days, the longest approval)."
   }
 }
 
 variable "receive_result_reserved_concurrency" {
-  description = "Concurrency reserved for receive_result, or null for none."
+  description = "Concurrency reserved for receive_result and for close_approvals (each), or null for none (the default); any reservation needs the account's unreserved concurrency to stay at 100 or more (docs/aws-behaviour.md#lambda-unreserved-concurrency-minimum)."
   type        = number
   default     = null
 
   validation {
     condition     = var.receive_result_reserved_concurrency == null || try(var.receive_result_reserved_concurrency >= 1 && floor(var.receive_result_reserved_concurrency) == var.receive_result_reserved_concurrency, false)
-    error_message = "receive_result_reserved_concurrency must be null or a whole number >= 1."
+    error_message = "receive_result_reserved_concurrency must be null (no reservation) or a whole number >= 1 (0 would stop the function)."
   }
 }
 
@@ -430,7 +460,7 @@ variable "kms_key_deletion_window_in_days" {
 }
 
 variable "alarm_actions" {
-  description = "ARNs notified when approval results land in the dead-letter queue and when it is empty again (an SNS topic of the operators, say). Empty: the alarm only shows in CloudWatch."
+  description = "ARNs notified when an alarm of the gate fires and when it is OK again (an SNS topic of the operators, say): approval results in the dead-letter queue, failed notifications to the approvers, approvals queued by SSM. Empty: the alarms only show in CloudWatch."
   type        = list(string)
   default     = []
 

@@ -74,6 +74,14 @@ class ApprovalRecord:
     def key(self) -> dict[str, Any]:
         return record_key(self.approval_id)
 
+    @property
+    def awaits_delivery(self) -> bool:
+        """PENDING, or DECIDED with its callback not finished: what the `pending` index
+        should list (the index itself may lag behind the record)."""
+        return self.status is ApprovalStatus.PENDING or (
+            self.status is ApprovalStatus.DECIDED and self.callback is CallbackStatus.SENDING
+        )
+
     def to_item(self) -> dict[str, Any]:
         values = {name: value for name, value in asdict(self).items() if value is not None}
         values[KEY_ATTRIBUTE] = _RECORD_PREFIX + self.approval_id
@@ -198,7 +206,10 @@ class ApprovalRecords:
         )
 
     def of_execution(self, execution_arn: str) -> list[ApprovalRecord]:
-        """Every approval record of one workflow execution (any status)."""
+        """Every approval record of one workflow execution (any status), as the index has
+        them: eventually consistent (docs/aws-behaviour.md#dynamodb-gsi-eventual-consistency),
+        so a record may show an older image or be missing for a moment. Act on a record only
+        through a conditional write (which returns it as it really is) or after `get()`."""
         return [
             ApprovalRecord.from_item(item)
             for item in self._query(
@@ -210,8 +221,11 @@ class ApprovalRecords:
 
     def pending(self) -> Iterator[PendingApproval]:
         """Approvals PENDING, or DECIDED with the callback still SENDING, oldest first.
-        The index is eventually consistent: a record decided a moment ago may still be
-        listed, which the conditional claim and the idempotency store make harmless."""
+        The index is eventually consistent (docs/aws-behaviour.md#dynamodb-gsi-eventual-
+        consistency): a record decided a moment ago may still be listed (re-read it with
+        `get()` before acting; the conditional claim and the idempotency store make a
+        delivery harmless anyway), and a record written a moment ago may be missing (the
+        next sweep lists it)."""
         for item in self._query(
             IndexName=PENDING_INDEX,
             KeyConditionExpression="#awaiting = :decision",

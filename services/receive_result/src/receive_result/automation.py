@@ -9,8 +9,6 @@ from botocore.exceptions import ClientError
 from approval_core.automations import cancel_automation
 from receive_result.models import APPROVE_ACTION, ApprovalStep, ApproverDecision
 
-# Automation statuses after which nothing changes: the approval step has its result.
-FINISHED_AUTOMATION_STATUSES = ("Success", "Failed", "TimedOut", "Cancelled")
 # DescribeAutomationExecutions takes at most 10 values per filter.
 _FILTER_VALUES_LIMIT = 10
 
@@ -45,42 +43,38 @@ class ApprovalAutomation:
                 )["StepExecutions"]
             )
         step = step or {}
-        outputs = step.get("Outputs", {})
         approval_ids = execution.get("Parameters", {}).get("ApprovalId") or [None]
+        approval_status = _step_output(step, "ApprovalStatus")
         return ApprovalStep(
             automation_execution_id=automation_execution_id,
             approval_id=approval_ids[0],
-            # An automation that ended before its approve step ran (stopped, say) has no
-            # step: its own status stands in.
+            # An automation that ended before its approve step ran (stopped while queued,
+            # say) has no step: its own status stands in.
             step_status=step.get("StepStatus") or execution.get("AutomationExecutionStatus", ""),
-            approval_status=(outputs.get("ApprovalStatus") or [None])[0],
-            decisions=tuple(
-                d
-                for d in map(ApproverDecision.parse, outputs.get("ApproverDecisions", []))
-                if d is not None
-            ),
+            approval_status=_first(approval_status),
+            decisions=ApproverDecision.parse_all(_step_output(step, "ApproverDecisions") or []),
             failure_message=step.get("FailureMessage") or execution.get("FailureMessage"),
         )
 
-    def finished_among(self, automation_execution_ids: list[str]) -> list[str]:
-        """The automations of the list that have finished: one DescribeAutomationExecutions
-        per 10 ids, so a sweep costs SSM calls in proportion to what still waits (the
-        per-approval reads are for the finished ones only)."""
-        finished: list[str] = []
+    def statuses_of(self, automation_execution_ids: list[str]) -> dict[str, str]:
+        """The status SSM shows for each automation of the list that it knows: one
+        DescribeAutomationExecutions per 10 ids, whatever their status, so that the caller
+        tells final from queued itself (which final status an approval ends in is not
+        documented: docs/aws-behaviour.md#undocumented-rejection-status). A sweep costs SSM
+        calls in proportion to what still waits; the per-approval reads are for the finished
+        ones only."""
+        statuses: dict[str, str] = {}
         for start in range(0, len(automation_execution_ids), _FILTER_VALUES_LIMIT):
             batch = automation_execution_ids[start : start + _FILTER_VALUES_LIMIT]
             pages = self._client.get_paginator("describe_automation_executions").paginate(
-                Filters=[
-                    {"Key": "ExecutionId", "Values": batch},
-                    {"Key": "ExecutionStatus", "Values": list(FINISHED_AUTOMATION_STATUSES)},
-                ]
+                Filters=[{"Key": "ExecutionId", "Values": batch}]
             )
             for page in pages:
-                finished += [
-                    execution["AutomationExecutionId"]
-                    for execution in page.get("AutomationExecutionMetadataList", [])
-                ]
-        return finished
+                for execution in page.get("AutomationExecutionMetadataList", []):
+                    statuses[execution["AutomationExecutionId"]] = execution.get(
+                        "AutomationExecutionStatus", ""
+                    )
+        return statuses
 
     def cancel(self, automation_execution_id: str) -> bool:
         return cancel_automation(self._client, automation_execution_id)
@@ -88,3 +82,21 @@ class ApprovalAutomation:
 
 def _approve_step(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((s for s in steps if s.get("Action") == APPROVE_ACTION), None)
+
+
+def _step_output(step: dict[str, Any], name: str) -> Any:
+    """A step output, keyed by its name or by `<step name>.<name>` (SSM's own spelling of
+    step outputs elsewhere; docs/aws-behaviour.md#undocumented-approver-decisions)."""
+    outputs = step.get("Outputs")
+    if not isinstance(outputs, dict):
+        return None
+    if name in outputs:
+        return outputs[name]
+    return outputs.get(f"{step.get('StepName')}.{name}")
+
+
+def _first(value: Any) -> str | None:
+    """An output's first value: outputs are lists of strings (a bare string is taken too)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None

@@ -1,7 +1,8 @@
 """Lambda entry points: observability, parse, act. The logic is beside them.
 
 - lambda_handler: an SSM step status-change event -> its decision delivered (service.py).
-- sweep_handler: a scheduled event -> decisions whose event was lost delivered (sweep.py).
+- sweep_handler: a scheduled event -> decisions whose event was lost delivered, approvals
+  SSM keeps queued counted (and given up past MAX_QUEUED_SECONDS) (sweep.py).
 - workflow_ended_handler: a Step Functions execution status-change event -> the approvals
   of the ended execution closed, their automations cancelled (closing.py).
 """
@@ -43,6 +44,9 @@ _idempotency_config = IdempotencyConfig(
 
 @dataclass(frozen=True)
 class _App:
+    settings: Settings
+    records: ApprovalRecords
+    automation: ApprovalAutomation
     receiver: ResultReceiver
     deliver: Callable[..., Delivery]
     sweep: PendingSweep
@@ -72,10 +76,17 @@ def _app() -> _App:
         key_prefix="receive_result.deliver",
     )
     return _App(
+        settings=settings,
+        records=records,
+        automation=automation,
         receiver=receiver,
         deliver=deliver,
         sweep=PendingSweep(
-            records, automation, receiver, lambda d: deliver(decision=d, via="sweep")
+            records,
+            automation,
+            receiver,
+            lambda d: deliver(decision=d, via="sweep"),
+            max_queued_seconds=settings.max_queued_seconds,
         ),
         closer=WorkflowCloser(records, automation),
     )
@@ -93,6 +104,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise
     tracer.put_annotation(key="automation_execution_id", value=step_event.automation_execution_id)
     try:
+        # Raises StepNotTerminalYet (logged and counted) for an event ahead of SSM's reads:
+        # Lambda retries it, then the dead-letter queue keeps it.
         decision = app.receiver.decision_for(step_event)
     except UnexpectedEvent as error:
         logger.error("Unexpected event", extra={"problem": str(error)})

@@ -7,11 +7,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from approval_core.automations import is_terminal
 from receive_result.errors import MalformedEvent
 
 STEP_STATUS_CHANGE = "EC2 Automation Step Status-change Notification"
 APPROVE_ACTION = "aws:approve"
-TERMINAL_STEP_STATUSES = frozenset({"Success", "Failed", "TimedOut", "Cancelled"})
+# What the aws:approve step's ApprovalStatus output says once the approvers decided
+# (docs/aws-behaviour.md#ssm-approve-action).
+APPROVED = "Approved"
+REJECTED = "Rejected"
+# ApproverDecisions entries say Approve/Reject or Approved/Rejected: not documented
+# (docs/aws-behaviour.md#undocumented-approver-decisions). The workflow always gets the verb.
+_DECISION_SPELLINGS = {
+    "Approve": "Approve",
+    "Approved": "Approve",
+    "Reject": "Reject",
+    "Rejected": "Reject",
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,12 @@ class StepStatusEvent:
         event_id = event.get("id")
         return cls(**values, event_id=event_id if isinstance(event_id, str) else None)
 
+    @property
+    def says_terminal(self) -> bool:
+        """The event reports a final step status (which one does not matter: the decision
+        is read from SSM)."""
+        return is_terminal(self.status)
+
 
 class Outcome(enum.StrEnum):
     APPROVED = "Approved"
@@ -49,6 +67,7 @@ class Outcome(enum.StrEnum):
     EXPIRED = "Expired"
     CANCELLED = "Cancelled"
     FAILED = "Failed"
+    NOT_STARTED = "NotStarted"
 
 
 # Errors the workflow can Catch when no approver decided.
@@ -56,34 +75,49 @@ FAILURE_ERRORS = {
     Outcome.EXPIRED: "Approval.Expired",
     Outcome.CANCELLED: "Approval.Cancelled",
     Outcome.FAILED: "Approval.Failed",
+    Outcome.NOT_STARTED: "Approval.NotStarted",
 }
 
 
 @dataclass(frozen=True)
 class ApproverDecision:
     approver: str
-    decision: str
+    decision: str  # "Approve" or "Reject" whatever SSM's spelling; anything else as SSM says
     comment: str | None = None
     decided_at: str | None = None
 
     @classmethod
     def parse(cls, raw: Any) -> ApproverDecision | None:
-        """SSM returns a MapList output as JSON strings; a dict is taken as it is."""
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except (ValueError, RecursionError):
-                return None
+        """One decision: a map, or a JSON string holding one; None for anything else."""
+        raw = _json_value(raw)
         if not isinstance(raw, dict) or not raw.get("Approver"):
             return None
+        decision = str(raw.get("Decision", ""))
         return cls(
             approver=str(raw["Approver"]),
-            decision=str(raw.get("Decision", "")),
+            decision=_DECISION_SPELLINGS.get(decision, decision),
             comment=raw.get("Comment") or None,
             decided_at=str(raw["ApprovalDecisionTime"])
             if raw.get("ApprovalDecisionTime")
             else None,
         )
+
+    @classmethod
+    def parse_all(cls, output: Any) -> tuple[ApproverDecision, ...]:
+        """The step's ApproverDecisions output, however SSM serialised the MapList
+        (docs/aws-behaviour.md#undocumented-approver-decisions): a list of maps or of JSON
+        strings each holding one map, or a list holding one JSON string that is an array of
+        maps (or a bare string or map instead of the list). Entries that are no decision
+        are skipped."""
+        entries: list[Any] = []
+        for item in output if isinstance(output, list) else [output]:
+            value = _json_value(item)
+            entries += value if isinstance(value, list) else [value]
+        return tuple(d for d in map(cls.parse, entries) if d is not None)
+
+    @property
+    def is_decision(self) -> bool:
+        return self.decision in ("Approve", "Reject")
 
     def to_output(self) -> dict[str, Any]:
         return {
@@ -105,18 +139,33 @@ class ApprovalStep:
     decisions: tuple[ApproverDecision, ...] = ()
     failure_message: str | None = None
 
+    @property
+    def is_terminal(self) -> bool:
+        return is_terminal(self.step_status)
+
     def decision(self) -> Decision | None:
-        """The decision to deliver, or None while SSM has not finished the step."""
-        if self.approval_id is None or self.step_status not in TERMINAL_STEP_STATUSES:
+        """The decision to deliver, or None while SSM has not finished the step.
+
+        The outputs decide first, whatever final status the step shows: which status an
+        approval or a rejection gives the step is not documented
+        (docs/aws-behaviour.md#undocumented-approval-status,
+        docs/aws-behaviour.md#undocumented-rejection-status), nor whether a step that did
+        not succeed keeps its outputs (docs/aws-behaviour.md#undocumented-failed-step-outputs).
+        Approved only when ApprovalStatus says so: never from a status alone."""
+        if self.approval_id is None or not self.is_terminal:
             return None
-        if self.approval_status == "Approved" and self.step_status == "Success":
+        decided_by = tuple(d for d in self.decisions if d.is_decision)
+        if self.approval_status == APPROVED:
             outcome = Outcome.APPROVED
-        elif self.approval_status == "Rejected":
-            # Whether a rejection ends the step Failed or Success is not documented.
+        elif (
+            self.approval_status == REJECTED
+            or any(d.decision == "Reject" for d in decided_by)
+            or self.step_status == REJECTED
+        ):
             outcome = Outcome.REJECTED
-        elif self.step_status == "TimedOut":
+        elif self.step_status == "TimedOut":  # docs/aws-behaviour.md#ssm-approve-timeout
             outcome = Outcome.EXPIRED
-        elif self.step_status == "Cancelled":
+        elif self.step_status == "Cancelled":  # docs/aws-behaviour.md#ssm-stop-automation
             outcome = Outcome.CANCELLED
         else:
             outcome = Outcome.FAILED
@@ -124,8 +173,9 @@ class ApprovalStep:
             approval_id=self.approval_id,
             automation_execution_id=self.automation_execution_id,
             outcome=outcome,
-            decided_by=tuple(d for d in self.decisions if d.decision in ("Approve", "Reject")),
+            decided_by=decided_by,
             failure_message=self.failure_message,
+            step_status=self.step_status,
         )
 
 
@@ -136,6 +186,9 @@ class Decision:
     outcome: Outcome
     decided_by: tuple[ApproverDecision, ...] = ()
     failure_message: str | None = None
+    step_status: str | None = None  # the final status SSM gave the step (or the automation)
+    queued_seconds: int | None = None  # NotStarted: how long SSM kept the automation queued
+    max_queued_seconds: int | None = None  # NotStarted: the limit it went past
 
     @property
     def is_decided_by_approvers(self) -> bool:
@@ -156,7 +209,22 @@ class Decision:
         reason = {
             Outcome.EXPIRED: "no decision was made before the approval step timed out",
             Outcome.CANCELLED: "the approval's automation was stopped before a decision",
-            Outcome.FAILED: "the approval's automation failed without a decision",
+            Outcome.FAILED: (
+                f"the approval step ended with status {self.step_status or 'unknown'} "
+                "without a decision SSM reports (no ApprovalStatus Approved or Rejected)"
+            ),
+            Outcome.NOT_STARTED: (
+                "SSM kept the automation queued (status Pending)"
+                + (f" for {self.queued_seconds} s" if self.queued_seconds is not None else "")
+                + ", longer than the gate waits (MAX_QUEUED_SECONDS"
+                + (f" = {self.max_queued_seconds}" if self.max_queued_seconds else "")
+                + "), so its approval step never ran and nobody was asked; the gate cancelled "
+                "it. "
+                "The account's concurrent-automation quota (per Region, shared with every "
+                "automation of the account) is full: raise the quota 'Concurrently executing "
+                "automations' in Service Quotas, or stop automations that are not needed, "
+                "then run the workflow again"
+            ),
         }[self.outcome]
         cause = (
             f"Approval {self.approval_id} (automation {self.automation_execution_id}): {reason}."
@@ -242,10 +310,12 @@ class ClosedApprovals:
 class SweepReport:
     """What one sweep found and delivered."""
 
-    pending: int
-    finished: int
-    delivered: tuple[str, ...] = ()
-    unchecked: int = 0
+    pending: int  # listed by the pending index
+    finished: int  # of those, automations SSM shows in a final status
+    delivered: tuple[str, ...] = ()  # approval ids this sweep delivered
+    unchecked: int = 0  # left for the next sweep (short of time)
+    queued: int = 0  # automations SSM keeps queued (Pending): nobody has been asked yet
+    not_started: tuple[str, ...] = ()  # approval ids given up as Approval.NotStarted
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -253,6 +323,8 @@ class SweepReport:
             "finished": self.finished,
             "delivered": list(self.delivered),
             "unchecked": self.unchecked,
+            "queued": self.queued,
+            "not_started": list(self.not_started),
         }
 
 
@@ -278,3 +350,14 @@ def _detail_strings(
             raise MalformedEvent(f"detail.{key} is missing or not a non-empty string")
         values[name] = value
     return values
+
+
+def _json_value(raw: Any) -> Any:
+    """A string parsed as JSON (None when it is not JSON or nested too deeply to parse);
+    anything else as it is."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None

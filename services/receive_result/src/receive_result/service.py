@@ -4,8 +4,10 @@ exactly once."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import NoReturn
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -19,10 +21,22 @@ from approval_core.records import (
 )
 from receive_result.automation import ApprovalAutomation
 from receive_result.callbacks import CallbackRefused, WorkflowCallbacks
-from receive_result.errors import UnexpectedEvent
-from receive_result.models import APPROVE_ACTION, Decision, Delivery, StepStatusEvent
+from receive_result.errors import StepNotTerminalYet, UnexpectedEvent
+from receive_result.models import (
+    APPROVE_ACTION,
+    ApprovalStep,
+    Decision,
+    Delivery,
+    Outcome,
+    StepStatusEvent,
+)
 from receive_result.observability import logger, metrics
 from receive_result.settings import Settings
+
+# Pauses before each re-read of an automation whose event says its step ended while SSM
+# still shows it running: short, so the function answers in seconds either way.
+REREAD_DELAYS_SECONDS: tuple[float, ...] = (0.5, 1.5)
+_OUTCOMES = frozenset(outcome.value for outcome in Outcome)
 
 
 class ResultReceiver:
@@ -33,29 +47,64 @@ class ResultReceiver:
         callbacks: WorkflowCallbacks,
         settings: Settings,
         clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self._automation = automation
         self._records = records
         self._callbacks = callbacks
         self._settings = settings
         self._clock = clock
+        self._sleep = sleep
 
     def decision_for(self, event: StepStatusEvent) -> Decision | None:
         """The decision SSM holds for the event's automation, or None when there is
-        nothing to deliver (the event is early, forged, or not from this gate)."""
+        nothing to deliver (not this gate's automation, or an event that does not say the
+        step ended). Raises StepNotTerminalYet when the event says the step ended and SSM
+        still shows it running after a few re-reads."""
         if event.document_name != self._settings.document_name or event.action != APPROVE_ACTION:
             raise UnexpectedEvent(
                 f"event for document {event.document_name!r}, action {event.action!r}: this "
                 f"function handles {APPROVE_ACTION} steps of {self._settings.document_name!r} "
                 "only; fix the EventBridge rule's pattern"
             )
-        return self.decision_of(event.automation_execution_id, event_status=event.status)
+        step = self._gate_step(event.automation_execution_id)
+        if step is None:
+            return None
+        decision = step.decision()
+        if decision is None and event.says_terminal:
+            # The event may arrive before SSM's reads show what it reports
+            # (docs/aws-behaviour.md#undocumented-read-after-event): read again a few
+            # times before handing the event back to Lambda's retries.
+            for delay in REREAD_DELAYS_SECONDS:
+                self._sleep(delay)
+                step = self._gate_step(event.automation_execution_id) or step
+                decision = step.decision()
+                if decision is not None:
+                    break
+            else:
+                self._step_not_terminal(step, event.status)
+        if decision is None:
+            logger.info(
+                "Ignored: the event does not say the approval step ended",
+                extra={"approval_id": step.approval_id, "event_status": event.status},
+            )
+        return decision
 
-    def decision_of(
-        self, automation_execution_id: str, event_status: str | None = None
-    ) -> Decision | None:
+    def decision_of(self, automation_execution_id: str) -> Decision | None:
         """The decision SSM holds for one automation, or None (not this gate's, or the
         approval step has not finished)."""
+        step = self._gate_step(automation_execution_id)
+        if step is None:
+            return None
+        decision = step.decision()
+        if decision is None:
+            logger.info(
+                "Skipped: SSM does not show the approval step finished yet",
+                extra={"approval_id": step.approval_id, "step_status": step.step_status},
+            )
+        return decision
+
+    def _gate_step(self, automation_execution_id: str) -> ApprovalStep | None:
         step = self._automation.read(automation_execution_id)
         if step is None or step.approval_id is None:
             logger.warning(
@@ -64,17 +113,30 @@ class ResultReceiver:
             )
             return None
         logger.set_correlation_id(step.approval_id)
-        decision = step.decision()
-        if decision is None:
-            logger.warning(
-                "Ignored: SSM has not finished the approval step, whatever the event says",
-                extra={
-                    "approval_id": step.approval_id,
-                    "event_status": event_status,
-                    "step_status": step.step_status,
-                },
-            )
-        return decision
+        return step
+
+    def _step_not_terminal(self, step: ApprovalStep, event_status: str) -> NoReturn:
+        """Raises StepNotTerminalYet: an event that says the step ended, about a step SSM
+        shows running, is retried and never dropped (a forged one ends in the dead-letter
+        queue, where it is seen)."""
+        metrics.add_metric(name="ResultEventsNotYetReadable", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "SSM does not show the approval step ended yet, although the event says so: "
+            "raising for a retry",
+            extra={
+                "approval_id": step.approval_id,
+                "automation_execution_id": step.automation_execution_id,
+                "event_status": event_status,
+                "step_status": step.step_status,
+            },
+        )
+        raise StepNotTerminalYet(
+            f"automation {step.automation_execution_id} (approval {step.approval_id}): the "
+            f"event says the approval step is {event_status}, SSM still shows it "
+            f"{step.step_status or 'without a status'} after {len(REREAD_DELAYS_SECONDS) + 1} "
+            "reads. Lambda retries the event, then keeps it in the dead-letter queue (redrive "
+            "it with scripts/redrive.py); the sweep delivers the decision once SSM shows it."
+        )
 
     def deliver(self, decision: Decision, via: str = "event") -> Delivery:
         """`via` (event, sweep) is kept with the result: a repeat answered from the
@@ -103,6 +165,10 @@ class ResultReceiver:
                 logger.info("Duplicate: the decision was delivered before")
                 return Delivery(decision.approval_id, record.outcome or "", "DUPLICATE")
             logger.warning("Resuming a delivery that stopped before it was recorded")
+            if record.outcome in _OUTCOMES and record.outcome != decision.outcome.value:
+                # The claimed outcome stands: a NotStarted given up by the sweep reads as
+                # Cancelled in SSM afterwards (the sweep cancelled the queued automation).
+                decision = dataclasses.replace(decision, outcome=Outcome(record.outcome))
         except LookupError:
             logger.warning("Ignored: no approval record for this approval id")
             return Delivery(decision.approval_id, decision.outcome.value, "NO_RECORD")

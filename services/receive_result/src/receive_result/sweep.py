@@ -1,25 +1,40 @@
 """The periodic sweep: SSM's events are best effort, so every interval the pending
-approvals whose automation has finished are delivered as their event would have been."""
+approvals whose automation has finished are delivered as their event would have been
+(docs/aws-behaviour.md#eventbridge-ssm-events). It also watches the automations SSM keeps
+queued past the account's concurrent-automation quota: they are counted, and one queued
+too long is cancelled and its workflow told (Approval.NotStarted)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 
-from approval_core.records import ApprovalRecords
+from approval_core.automations import QUEUED_STATUS, is_terminal
+from approval_core.clock import utc_now
+from approval_core.records import ApprovalRecord, ApprovalRecords, ApprovalStatus, PendingApproval
 from receive_result.automation import ApprovalAutomation
-from receive_result.models import Decision, Delivery, SweepReport
+from receive_result.models import Decision, Delivery, Outcome, SweepReport
 from receive_result.observability import logger, metrics
 from receive_result.service import ResultReceiver
+
+# A delivery result that this sweep made itself (not one the idempotency store returned).
+_ANSWERED = ("DELIVERED", "REFUSED")
 
 
 class PendingSweep:
     """`deliver` is the event path's own (idempotent) delivery, so a decision delivered
-    both by its event and by the sweep reaches the workflow once."""
+    both by its event and by the sweep reaches the workflow once.
+
+    The `pending` index it starts from is eventually consistent
+    (docs/aws-behaviour.md#dynamodb-gsi-eventual-consistency): every approval it lists is
+    re-read from the table (GetItem, consistent) before anything is done for it, so an
+    entry that no longer waits costs no SSM read and calls nobody back; an approval the
+    index does not show yet is found by the next sweep."""
 
     def __init__(
         self,
@@ -27,54 +42,164 @@ class PendingSweep:
         automation: ApprovalAutomation,
         receiver: ResultReceiver,
         deliver: Callable[[Decision], Delivery],
+        max_queued_seconds: int,
+        clock: Callable[[], datetime] = utc_now,
     ):
         self._records = records
         self._automation = automation
         self._receiver = receiver
         self._deliver = deliver
+        self._max_queued_seconds = max_queued_seconds
+        self._clock = clock
 
     def run(self, has_time: Callable[[], bool] = lambda: True) -> SweepReport:
         """Sweeps until done or until `has_time()` is False (the function's remaining time);
         what is left is counted and picked up by the next interval."""
         pending = list(self._records.pending())
-        started = [p.automation_execution_id for p in pending if p.automation_execution_id]
-        finished = self._automation.finished_among(started) if started else []
+        started = {p.automation_execution_id: p for p in pending if p.automation_execution_id}
+        statuses = self._automation.statuses_of(list(started)) if started else {}
+        # Any final status, not a list of them: which one an approval ends in is not
+        # documented (docs/aws-behaviour.md#undocumented-rejection-status).
+        finished = [p for i, p in started.items() if is_terminal(statuses.get(i))]
+        queued = [p for i, p in started.items() if statuses.get(i) == QUEUED_STATUS]
+        metrics.add_metric(name="ApprovalsQueued", unit=MetricUnit.Count, value=len(queued))
+        now = self._clock()
+        overdue = [p for p in queued if self._queued_too_long(p, now)]
         delivered: list[str] = []
-        for index, automation_execution_id in enumerate(finished):
+        not_started: list[str] = []
+        work = [(p, self._deliver_finished, delivered) for p in finished] + [
+            (p, self._give_up_queued, not_started) for p in overdue
+        ]
+        unchecked = 0
+        for index, (approval, act, done) in enumerate(work):
             if not has_time():
+                unchecked = len(work) - index
                 logger.warning(
                     "Sweep stopped for lack of time; the next one continues",
-                    extra={"unchecked": len(finished) - index},
+                    extra={"unchecked": unchecked},
                 )
-                return SweepReport(
-                    len(pending), len(finished), tuple(delivered), len(finished) - index
-                )
-            decision = self._receiver.decision_of(automation_execution_id)
-            if decision is None:
-                continue
-            try:
-                delivery = self._deliver(decision)
-            except IdempotencyAlreadyInProgressError:
-                logger.info(
-                    "Skipped: the decision's event is being delivered right now",
-                    extra={"approval_id": decision.approval_id},
-                )
-                continue
-            if delivery.via == "sweep" and delivery.callback in ("DELIVERED", "REFUSED"):
-                # This sweep delivered it: its event never came (or has not come yet). A
-                # delivery by the event path comes back from the idempotency store as it was.
-                delivered.append(decision.approval_id)
-                metrics.add_metric(name="DecisionsRecoveredBySweep", unit=MetricUnit.Count, value=1)
-                logger.warning(
-                    "Sweep delivered a decision its event had not delivered",
-                    extra={
-                        "approval_id": decision.approval_id,
-                        "automation_execution_id": automation_execution_id,
-                        "callback": delivery.callback,
-                    },
-                )
-        logger.info(
-            "Sweep done",
-            extra={"pending": len(pending), "finished": len(finished), "delivered": len(delivered)},
+                break
+            if act(approval, now):
+                done.append(approval.approval_id)
+        else:
+            logger.info(
+                "Sweep done",
+                extra={
+                    "pending": len(pending),
+                    "finished": len(finished),
+                    "delivered": len(delivered),
+                    "queued": len(queued),
+                    "not_started": len(not_started),
+                },
+            )
+        return SweepReport(
+            pending=len(pending),
+            finished=len(finished),
+            delivered=tuple(delivered),
+            unchecked=unchecked,
+            queued=len(queued),
+            not_started=tuple(not_started),
         )
-        return SweepReport(len(pending), len(finished), tuple(delivered))
+
+    def _deliver_finished(self, approval: PendingApproval, now: datetime) -> bool:
+        """True when this sweep delivered the decision (its event never came, or has not
+        come yet)."""
+        if self._still_waiting(approval) is None:
+            return False
+        decision = self._receiver.decision_of(approval.automation_execution_id or "")
+        if decision is None:
+            return False
+        delivery = self._deliver_once(decision)
+        if delivery is None or delivery.via != "sweep" or delivery.callback not in _ANSWERED:
+            return False  # the event path delivered it: its result came back as it was
+        metrics.add_metric(name="DecisionsRecoveredBySweep", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "Sweep delivered a decision its event had not delivered",
+            extra={
+                "approval_id": decision.approval_id,
+                "automation_execution_id": decision.automation_execution_id,
+                "callback": delivery.callback,
+            },
+        )
+        return True
+
+    def _queued_too_long(self, approval: PendingApproval, now: datetime) -> bool:
+        return bool(self._max_queued_seconds) and (
+            _seconds_since(approval.requested_epoch, now) > self._max_queued_seconds
+        )
+
+    def _give_up_queued(self, approval: PendingApproval, now: datetime) -> bool:
+        """An automation SSM has kept queued (Pending, no step run, nobody asked) longer
+        than MAX_QUEUED_SECONDS: cancelled, then its workflow fails with
+        Approval.NotStarted through the same idempotent delivery as every decision, so it
+        is told once (docs/aws-behaviour.md#ssm-automation-concurrency-queue). True when
+        this sweep told it."""
+        record = self._still_waiting(approval)
+        if record is None or record.status is not ApprovalStatus.PENDING:
+            return False
+        queued_seconds = _seconds_since(record.requested_epoch, now)
+        if not self._automation.cancel(record.automation_execution_id or ""):
+            logger.info(
+                "Not given up: the queued automation ended meanwhile; its result is delivered "
+                "as any other",
+                extra={"approval_id": record.approval_id},
+            )
+            return False
+        decision = Decision(
+            approval_id=record.approval_id,
+            automation_execution_id=record.automation_execution_id or "",
+            outcome=Outcome.NOT_STARTED,
+            step_status=QUEUED_STATUS,
+            queued_seconds=queued_seconds,
+            max_queued_seconds=self._max_queued_seconds,
+        )
+        delivery = self._deliver_once(decision)
+        if delivery is None or delivery.via != "sweep" or delivery.callback not in _ANSWERED:
+            return False
+        metrics.add_metric(name="ApprovalsNotStarted", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "Approval not started: SSM kept its automation queued too long; cancelled, and "
+            "the workflow told (Approval.NotStarted)",
+            extra={
+                "approval_id": record.approval_id,
+                "automation_execution_id": record.automation_execution_id,
+                "queued_seconds": queued_seconds,
+                "max_queued_seconds": self._max_queued_seconds,
+                "callback": delivery.callback,
+            },
+        )
+        return True
+
+    def _still_waiting(self, approval: PendingApproval) -> ApprovalRecord | None:
+        """The approval's record as the table has it now, when it still waits for its
+        decision or for its callback to finish; None for an index entry that is stale."""
+        record = self._records.get(approval.approval_id)
+        if (
+            record is None
+            or not record.awaits_delivery
+            or record.automation_execution_id != approval.automation_execution_id
+        ):
+            logger.info(
+                "Skipped: the pending index listed an approval that no longer waits",
+                extra={
+                    "approval_id": approval.approval_id,
+                    "status": record.status if record else None,
+                    "callback": record.callback if record else None,
+                },
+            )
+            return None
+        return record
+
+    def _deliver_once(self, decision: Decision) -> Delivery | None:
+        try:
+            return self._deliver(decision)
+        except IdempotencyAlreadyInProgressError:
+            logger.info(
+                "Skipped: the decision's event is being delivered right now",
+                extra={"approval_id": decision.approval_id},
+            )
+            return None
+
+
+def _seconds_since(epoch: int, now: datetime) -> int:
+    return max(0, int(now.timestamp()) - epoch)

@@ -1,4 +1,5 @@
-"""SSM Automation behind a small adapter: starts the approval document."""
+"""SSM Automation behind a small adapter: starts the approval document, and finds the
+automation an earlier attempt started when SSM refuses to say (IdempotentParameterMismatch)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from approval_core.automations import cancel_automation
-from start_approval.errors import ApprovalConcurrencyLimitExceeded, ApprovalStartThrottled
+from start_approval.errors import (
+    ApprovalConcurrencyLimitExceeded,
+    ApprovalStartConflict,
+    ApprovalStartThrottled,
+)
 from start_approval.models import ApprovalRequest
+from start_approval.observability import logger, metrics
 from start_approval.settings import Settings
 
 # One automation parameter holds at most 512 characters; the document joins Message and
@@ -16,12 +22,24 @@ from start_approval.settings import Settings
 PARAMETER_LIMIT = 512
 MESSAGE_PARAMETERS = ("Message", *(f"Message{n}" for n in range(2, 9)))
 
+# Each automation is tagged with a key that holds its approval id: DescribeAutomationExecutions'
+# `TagKey` filter matches tag KEYS (the model names it so; values are 1 to 150 characters;
+# docs/aws-behaviour.md#ssm-automation-tags), so a key per approval finds exactly that
+# approval's automation; its ApprovalId parameter confirms it.
+APPROVAL_TAG_PREFIX = "approval-gate:approval:"
+_APPROVAL_ID_PARAMETER = "ApprovalId"
+_LOOKUP_PAGES = 3  # one automation per approval id is expected; a few pages are plenty
+
+
+def approval_tag_key(approval_id: str) -> str:
+    return APPROVAL_TAG_PREFIX + approval_id  # 23 + 36 characters: within 128 and 150
+
 
 def automation_parameters(
     approval_id: str, request: ApprovalRequest, settings: Settings
 ) -> dict[str, list[str]]:
     parameters = {
-        "ApprovalId": [approval_id],
+        _APPROVAL_ID_PARAMETER: [approval_id],
         "Approvers": list(request.approvers),
         "MinRequiredApprovals": [str(request.min_required_approvals)],
         "NotificationArn": [settings.notification_topic_arn],
@@ -41,6 +59,10 @@ def automation_parameters(
     return parameters
 
 
+def _error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
 class ApprovalAutomation:
     """`client` is a boto3 SSM client."""
 
@@ -49,8 +71,12 @@ class ApprovalAutomation:
         self._settings = settings
 
     def start(self, approval_id: str, request: ApprovalRequest) -> str:
-        """Starts the approval document; the approval id is the ClientToken, so a retry
-        gets the automation the first call started instead of a second one."""
+        """Starts the approval document with the approval id as ClientToken, so a retry
+        cannot start a second automation (docs/aws-behaviour.md#ssm-client-token). Whether
+        a retry with the same token gets the first automation's id or
+        IdempotentParameterMismatch is not documented
+        (docs/aws-behaviour.md#undocumented-client-token-reuse): on that error the
+        automation is looked up by its approval tag and reused."""
         try:
             response = self._client.start_automation_execution(
                 DocumentName=self._settings.document_name,
@@ -58,21 +84,86 @@ class ApprovalAutomation:
                 Parameters=automation_parameters(approval_id, request, self._settings),
                 ClientToken=approval_id,
                 Mode="Auto",
+                Tags=[{"Key": approval_tag_key(approval_id), "Value": approval_id}],
             )
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
+            code = _error_code(error)
             if code in ("ThrottlingException", "TooManyRequestsException"):
                 raise ApprovalStartThrottled(
                     "SSM throttled StartAutomationExecution (1 request per second per "
                     "account and Region): retry with backoff."
                 ) from error
             if code == "AutomationExecutionLimitExceededException":
+                # docs/aws-behaviour.md#ssm-automation-concurrency-queue: only past the
+                # running quota AND the queue does SSM refuse a start.
                 raise ApprovalConcurrencyLimitExceeded(
-                    "The account's limit of concurrent automations is reached: retry with "
-                    "backoff, or stop automations that are no longer needed."
+                    "The account's limit of concurrent automations and its queue are full: "
+                    "retry with backoff, or stop automations that are no longer needed."
                 ) from error
+            if code == "IdempotentParameterMismatch":
+                return self._recover(approval_id, error)
             raise
         return response["AutomationExecutionId"]
 
     def cancel(self, automation_execution_id: str) -> bool:
         return cancel_automation(self._client, automation_execution_id)
+
+    def _recover(self, approval_id: str, refusal: ClientError) -> str:
+        """The automation this approval id started before (a crash between the start and
+        the record update, then a retry), found by its tag, or ApprovalStartConflict."""
+        try:
+            found = self.find(approval_id)
+        except ClientError as lookup_error:
+            raise self._conflict(
+                approval_id,
+                f"looking it up failed ({_error_code(lookup_error)}: "
+                f"{lookup_error.response.get('Error', {}).get('Message', '')}); the start "
+                "function needs ssm:DescribeAutomationExecutions (resource *) and "
+                "ssm:GetAutomationExecution",
+            ) from refusal
+        if found is None:
+            raise self._conflict(
+                approval_id,
+                f"no automation of {self._settings.document_name} carries the tag "
+                f"{approval_tag_key(approval_id)} (an automation started before this "
+                "version of start_approval is not tagged)",
+            ) from refusal
+        metrics.add_metric(name="AutomationsRecovered", unit="Count", value=1)
+        logger.warning(
+            "SSM refused the retried start (IdempotentParameterMismatch): the automation "
+            "the first attempt started is reused",
+            extra={"approval_id": approval_id, "automation_execution_id": found},
+        )
+        return found
+
+    def find(self, approval_id: str) -> str | None:
+        """The id of the automation of this document tagged with this approval id whose
+        ApprovalId parameter confirms it, or None."""
+        tag_key = approval_tag_key(approval_id)
+        request: dict[str, Any] = {"Filters": [{"Key": "TagKey", "Values": [tag_key]}]}
+        for _ in range(_LOOKUP_PAGES):
+            page = self._client.describe_automation_executions(**request)
+            for metadata in page.get("AutomationExecutionMetadataList", []):
+                if metadata.get("DocumentName") != self._settings.document_name:
+                    continue
+                execution_id = metadata["AutomationExecutionId"]
+                execution = self._client.get_automation_execution(
+                    AutomationExecutionId=execution_id
+                )["AutomationExecution"]
+                if execution.get("Parameters", {}).get(_APPROVAL_ID_PARAMETER) == [approval_id]:
+                    return execution_id
+            if not page.get("NextToken"):
+                return None
+            request["NextToken"] = page["NextToken"]
+        return None
+
+    def _conflict(self, approval_id: str, why: str) -> ApprovalStartConflict:
+        return ApprovalStartConflict(
+            f"SSM refused to start the automation of approval {approval_id} "
+            "(IdempotentParameterMismatch: this approval id, the ClientToken, started an "
+            f"automation before) and {why}. Find it with `aws ssm "
+            "describe-automation-executions --filters "
+            f"Key=DocumentNamePrefix,Values={self._settings.document_name}` (its "
+            f"ApprovalId parameter is {approval_id}): approve or reject it there if it still "
+            "waits, or stop it and start a new workflow execution to ask again."
+        )

@@ -17,3 +17,9 @@ class ApprovalConcurrencyLimitExceeded(Exception):
 
 class ApprovalAlreadyDecided(Exception):
     """This approval was already decided; its workflow task was answered before."""
+
+
+class ApprovalStartConflict(Exception):
+    """SSM refused the start with IdempotentParameterMismatch: the approval id (the
+    ClientToken) started an automation before, and that automation could not be found
+    again by its tag. Retrying will not help; the message says how to find it by hand."""

@@ -34,7 +34,8 @@ class ApprovalStarter:
 
     def start(self, invocation: TaskInvocation) -> StartedApproval:
         """The record is written first, so the token is stored before any approver can
-        decide; the automation's ClientToken makes a retried start reuse the automation."""
+        decide. A retry reuses the automation: the record's id when it holds one, else the
+        ClientToken (or the automation's tag, ApprovalAutomation.start)."""
         now = self._clock()
         approval_id = invocation.approval_id
         requested_epoch = int(now.timestamp())
@@ -61,7 +62,13 @@ class ApprovalStarter:
             ) from None
         created = stored is record
 
-        automation_execution_id = self._automation.start(approval_id, invocation.request)
+        if stored.automation_execution_id:
+            # A retry after the record was completed: the automation runs already, and a
+            # second StartAutomationExecution with the same ClientToken may be refused
+            # (docs/aws-behaviour.md#undocumented-client-token-reuse).
+            automation_execution_id = stored.automation_execution_id
+        else:
+            automation_execution_id = self._automation.start(approval_id, invocation.request)
         if stored.automation_execution_id != automation_execution_id:
             updated = self._records.set_automation(
                 approval_id, automation_execution_id, now.isoformat()

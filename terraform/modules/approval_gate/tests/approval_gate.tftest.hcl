@@ -100,10 +100,60 @@ run "defaults" {
       detail = {
         Definition = ["gate-approval"]
         Action     = ["aws:approve"]
-        Status     = ["Success", "Failed", "TimedOut", "Cancelled"]
+        Status = [{ "anything-but" = [
+          "Pending", "InProgress", "Waiting", "Cancelling", "PendingApproval", "Scheduled",
+          "RunbookInProgress", "PendingChangeCalendarOverride", "ChangeCalendarOverrideApproved",
+        ] }]
       }
     }
-    error_message = "The rule must match the terminal statuses of this document's approve step."
+    error_message = "The rule must match every terminal status of this document's approve step: anything but the non-terminal ones."
+  }
+  assert {
+    condition = alltrue([
+      for status in ["Success", "Failed", "TimedOut", "Cancelled", "Rejected", "Approved", "CompletedWithSuccess", "CompletedWithFailure", "Exited", "ChangeCalendarOverrideRejected"] :
+      !contains(jsondecode(aws_cloudwatch_event_rule.approval_result.event_pattern).detail.Status[0]["anything-but"], status)
+    ])
+    error_message = "No terminal status (documented or a variant) may be excluded by the rule."
+  }
+  assert {
+    condition     = module.sweep_approvals.function_name == "gate-sweep-approvals" && aws_cloudwatch_event_target.sweep.arn == module.sweep_approvals.alias_arn
+    error_message = "The schedule runs the sweep function."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.failed_notifications.namespace == "AWS/SNS" &&
+      aws_cloudwatch_metric_alarm.failed_notifications.metric_name == "NumberOfNotificationsFailed" &&
+      aws_cloudwatch_metric_alarm.failed_notifications.dimensions == tomap({ TopicName = "Automation-gate" }) &&
+      aws_cloudwatch_metric_alarm.failed_notifications.comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.failed_notifications.threshold == 0 &&
+      output.failed_notifications_alarm_name == "gate-failed-approval-notifications"
+    )
+    error_message = "An alarm on the notification topic's failed deliveries, and its output."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.approvals_queued.namespace == "ApprovalGate" &&
+      aws_cloudwatch_metric_alarm.approvals_queued.metric_name == "ApprovalsQueued" &&
+      aws_cloudwatch_metric_alarm.approvals_queued.dimensions == tomap({ service = "receive_result" }) &&
+      aws_cloudwatch_metric_alarm.approvals_queued.comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.approvals_queued.threshold == 0 &&
+      aws_cloudwatch_metric_alarm.approvals_queued.period == 300 &&
+      output.approvals_queued_alarm_name == "gate-approvals-queued"
+    )
+    error_message = "An alarm on ApprovalsQueued > 0 as the sweep publishes it (namespace, dimension service = receive_result), one sweep interval long, and its output."
+  }
+  assert {
+    condition = (
+      data.aws_iam_policy_document.approver.statement[0].actions == toset(["ssm:SendAutomationSignal"]) &&
+      data.aws_iam_policy_document.approver.statement[0].resources == toset(["arn:aws:ssm:eu-west-1:123456789012:automation-execution/*"]) &&
+      data.aws_iam_policy_document.approver.statement[1].actions == toset(["ssm:GetAutomationExecution", "ssm:DescribeAutomationStepExecutions"]) &&
+      data.aws_iam_policy_document.approver.statement[2].actions == toset(["ssm:DescribeAutomationExecutions"]) &&
+      data.aws_iam_policy_document.approver.statement[2].resources == toset(["*"]) &&
+      data.aws_iam_policy_document.approver.statement[3].actions == toset(["ssm:GetDocument", "ssm:DescribeDocument"]) &&
+      data.aws_iam_policy_document.approver.statement[3].resources == toset(["arn:aws:ssm:eu-west-1:123456789012:document/gate-approval"]) &&
+      output.approver_policy_json == data.aws_iam_policy_document.approver.json
+    )
+    error_message = "The approver policy: signal and read the automations, list them, read this document."
   }
   assert {
     condition     = aws_cloudwatch_event_rule.approval_result.state == "ENABLED"
@@ -212,6 +262,124 @@ run "lifecycle" {
     ])
     error_message = "The pending index leaves the task token out."
   }
+}
+
+run "queue_limit" {
+  command = plan
+
+  variables {
+    sweep_reserved_concurrency          = 1
+    start_approval_reserved_concurrency = 5
+    receive_result_reserved_concurrency = 10
+    max_queued_seconds                  = 600
+  }
+
+  assert {
+    condition     = local.sweep_environment.MAX_QUEUED_SECONDS == "600" && local.sweep_environment.APPROVALS_TABLE_NAME == "gate-approvals"
+    error_message = "max_queued_seconds reaches the sweep as MAX_QUEUED_SECONDS, beside receive_result's own settings."
+  }
+}
+
+run "queue_limit_by_default" {
+  command = plan
+
+  assert {
+    condition     = local.sweep_environment.MAX_QUEUED_SECONDS == "3600"
+    error_message = "A queued approval is cancelled after an hour by default."
+  }
+}
+
+run "queue_limit_disabled" {
+  command = plan
+
+  variables {
+    max_queued_seconds = 0
+  }
+
+  assert {
+    condition     = local.sweep_environment.MAX_QUEUED_SECONDS == "0" && strcontains(aws_cloudwatch_metric_alarm.approvals_queued.alarm_description, "never cancelled")
+    error_message = "0 disables the cancellation; the alarm still watches the queue."
+  }
+}
+
+run "queue_limit_below_a_minute_refused" {
+  command = plan
+
+  variables {
+    max_queued_seconds = 30
+  }
+
+  expect_failures = [var.max_queued_seconds]
+}
+
+run "queue_limit_fraction_refused" {
+  command = plan
+
+  variables {
+    max_queued_seconds = 90.5
+  }
+
+  expect_failures = [var.max_queued_seconds]
+}
+
+run "sweep_reserved_concurrency_zero_refused" {
+  command = plan
+
+  variables {
+    sweep_reserved_concurrency = 0
+  }
+
+  expect_failures = [var.sweep_reserved_concurrency]
+}
+
+run "start_approval_reserved_concurrency_fraction_refused" {
+  command = plan
+
+  variables {
+    start_approval_reserved_concurrency = 1.5
+  }
+
+  expect_failures = [var.start_approval_reserved_concurrency]
+}
+
+run "receive_result_reserved_concurrency_zero_refused" {
+  command = plan
+
+  variables {
+    receive_result_reserved_concurrency = 0
+  }
+
+  expect_failures = [var.receive_result_reserved_concurrency]
+}
+
+run "name_prefix_reserved_by_aws_refused" {
+  command = plan
+
+  variables {
+    name_prefix = "AWS-gate"
+  }
+
+  expect_failures = [var.name_prefix]
+}
+
+run "name_prefix_amazon_refused" {
+  command = plan
+
+  variables {
+    name_prefix = "amazon"
+  }
+
+  expect_failures = [var.name_prefix]
+}
+
+run "name_prefix_with_underscore_refused" {
+  command = plan
+
+  variables {
+    name_prefix = "approval_gate"
+  }
+
+  expect_failures = [var.name_prefix]
 }
 
 run "timeout_margin_shorter_than_a_sweep_refused" {
