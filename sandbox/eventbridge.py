@@ -45,13 +45,14 @@ from jsonpath_ng.ext import parse as jsonpath  # a dependency of moto's events
 from moto.events.models import EventPattern, EventsBackend, Rule
 from moto.events.utils import EventTemplateParser
 
-from sandbox import faults, lambda_runtime
+from sandbox import faults, iam, lambda_runtime
 from sandbox.clock import clock
 
 _log = logging.getLogger(__name__)
 _originals: dict[str, Any] = {}
 _lock = threading.Lock()
 
+EVENTS_PRINCIPAL = "events.amazonaws.com"
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 185
 DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = 86400
 # EventBridge retries 429 and 5xx answers only (AWS re:Post "EventBridge FailedInvocation").
@@ -170,6 +171,15 @@ class Delivery:
             from moto.awslambda.utils import get_backend
 
             try:
+                # The function's resource-based policy must allow EventBridge for this rule
+                # (docs/aws-behaviour.md#lambda-resource-policy-eventbridge).
+                iam.authorize(
+                    iam.service_caller(EVENTS_PRINCIPAL, self.account_id),
+                    "lambda:InvokeFunction",
+                    self.arn,
+                    region=region,
+                    source_arn=self.rule_arn,
+                )
                 fn = get_backend(account, region).get_function(self.arn)
                 lambda_runtime.invoke_async(fn, self.arn, self.payload)
             except DeliveryError:
@@ -183,9 +193,25 @@ class Delivery:
             from moto.stepfunctions.responses import get_backend as sfn_backend
 
             try:
+                # EventBridge starts the workflow as the target's role.
+                role_arn = str(self.target.get("RoleArn") or "")
+                if not role_arn:
+                    raise DeliveryError(
+                        "AccessDeniedException", f"target {self.arn} has no RoleArn", 400
+                    )
+                caller = iam.assume_role_as_service(
+                    role_arn,
+                    EVENTS_PRINCIPAL,
+                    region=region,
+                    session_name="events",
+                    source_arn=self.rule_arn,
+                )
+                iam.authorize(caller, "states:StartExecution", self.arn, region=region)
                 sfn_backend(account, region).start_execution(
                     state_machine_arn=self.arn, name="", execution_input=self.payload
                 )
+            except DeliveryError:
+                raise
             except Exception as exc:
                 raise _delivery_error(exc) from exc
 
@@ -236,7 +262,14 @@ class Delivery:
         }
         if condition:
             attributes["EXHAUSTED_RETRY_CONDITION"] = condition
-        lambda_runtime.send_message(self.account_id, queue_arn, json.dumps(self.event), attributes)
+        lambda_runtime.send_message(
+            self.account_id,
+            queue_arn,
+            json.dumps(self.event),
+            attributes,
+            sender=iam.service_caller(EVENTS_PRINCIPAL, self.account_id),
+            source_arn=self.rule_arn,
+        )
 
 
 def _delivery_error(exc: Exception) -> DeliveryError:

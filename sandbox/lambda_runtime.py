@@ -405,29 +405,23 @@ def _code_dir(spec: FunctionSpec) -> Path:
 
 
 def _role_credentials(spec: FunctionSpec) -> dict[str, str]:
-    """Credentials of the function's execution role from moto STS (fixed fake ones if not)."""
-    try:
-        from moto.sts.models import sts_backends
+    """Credentials of the function's execution role, as Lambda assumes it (its trust policy
+    must allow lambda.amazonaws.com); keys no one knows when it cannot be assumed, so every
+    call of the function is refused, as in AWS."""
+    from sandbox import iam
 
-        assumed = sts_backends[spec.account_id][get_partition(spec.region)].assume_role(
-            region_name=spec.region,
-            role_session_name=spec.function_name[:64],
-            role_arn=spec.role,
-            policy="",
-            duration=43200,
-            external_id="",
+    try:
+        credentials = iam.session_credentials(
+            spec.role, "lambda.amazonaws.com", region=spec.region, session_name=spec.function_name
         )
-        return {
-            "AWS_ACCESS_KEY_ID": assumed.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
-            "AWS_SESSION_TOKEN": assumed.session_token,
-        }
-    except Exception:  # a role moto cannot assume: anonymous fake credentials
-        return {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-        }
+    except Exception:  # a role moto does not know
+        _log.warning("the execution role %s of %s cannot be assumed", spec.role, spec.function_name)
+        credentials = None
+    return credentials or {
+        "AWS_ACCESS_KEY_ID": "ASIAUNASSUMABLEROLE0",
+        "AWS_SECRET_ACCESS_KEY": "unassumable",
+        "AWS_SESSION_TOKEN": "unassumable",
+    }
 
 
 def _iso_now() -> str:
@@ -1116,7 +1110,13 @@ class _AsyncInvocation:
                 "ErrorCode": "200",
                 "ErrorMessage": str(error.get("errorMessage", condition))[:1024],
             }
-            send_message(self.fn.account_id, self.dead_letter_arn, self.payload, attributes)
+            send_message(
+                self.fn.account_id,
+                self.dead_letter_arn,
+                self.payload,
+                attributes,
+                sender=execution_role(self.fn),
+            )
         target = (self.destinations.get("OnFailure") or {}).get("Destination")
         if target:
             send_to_destination(
@@ -1125,11 +1125,27 @@ class _AsyncInvocation:
 
 
 def send_message(
-    account_id: str, target_arn: str, body: str, attributes: dict[str, str] | None = None
+    account_id: str,
+    target_arn: str,
+    body: str,
+    attributes: dict[str, str] | None = None,
+    *,
+    sender: Any = None,
+    source_arn: str | None = None,
 ) -> None:
-    """A message to an SQS queue or SNS topic ARN (dead-letter queues, destinations)."""
+    """A message to an SQS queue or SNS topic ARN (dead-letter queues, destinations), sent
+    as ``sender`` (an ``iam`` Caller: the function's role, or EventBridge for ``source_arn``);
+    one IAM refuses is lost, as in AWS."""
+    from sandbox import iam
+
     parts = target_arn.split(":")
     service, region, account = parts[2], parts[3], parts[4] or account_id
+    if sender is not None:
+        try:
+            iam.authorize_send(sender, target_arn, region=region, source_arn=source_arn)
+        except iam.AccessDenied as denied:
+            _log.warning("message to %s lost: %s", target_arn, denied.message)
+            return
     try:
         if service == "sqs":
             from moto.sqs.models import sqs_backends
@@ -1162,12 +1178,20 @@ def send_message(
         _log.exception("could not send to %s", target_arn)
 
 
+def execution_role(fn: Any) -> Any:
+    """The function's execution role session: what Lambda acts as for its dead-letter queue
+    and destinations."""
+    from sandbox import iam
+
+    return iam.role_session(fn.role, fn.function_name[:64])
+
+
 def send_to_destination(fn: Any, target_arn: str, record: dict[str, Any], outcome: str) -> None:
     """An invocation record to an asynchronous invocation destination."""
     service = target_arn.split(":")[2]
     body = json.dumps(record)
     if service in ("sqs", "sns"):
-        send_message(fn.account_id, target_arn, body)
+        send_message(fn.account_id, target_arn, body, sender=execution_role(fn))
     elif service == "lambda":
         from moto.awslambda.utils import get_backend
 

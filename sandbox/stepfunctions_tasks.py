@@ -32,18 +32,35 @@ def boto_client_for(region: str, service: str, state_credentials: Any = None) ->
         TimeoutSeconds,
     )
 
-    from sandbox import lambda_runtime
+    from sandbox import iam, lambda_runtime
 
+    # The state machine's role, as Step Functions assumes it (its trust policy must allow
+    # states.amazonaws.com): what its integrations may do is what that role may do.
+    keys = {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk", "AWS_SESSION_TOKEN": None}
+    role_arn = getattr(state_credentials, "role_arn", None)
+    if iam.iam_settings.enforce and role_arn:
+        keys = iam.session_credentials(
+            role_arn,
+            "states.amazonaws.com",
+            region=region,
+            session_name="states",
+            source_arn=_state_machine_of(role_arn, region),
+        ) or {
+            "AWS_ACCESS_KEY_ID": "ASIAUNASSUMABLEROLE0",
+            "AWS_SECRET_ACCESS_KEY": "unassumable",
+            "AWS_SESSION_TOKEN": "unassumable",
+        }
     kwargs: dict[str, Any] = {}
     if not botocore_stubber.enabled:
         kwargs["endpoint_url"] = (
             lambda_runtime.server_endpoint() or f"http://localhost:{moto_server_port()}"
         )
     return boto3.client(
-        aws_access_key_id="ak",
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
         region_name=region,
         service_name=service,
-        aws_secret_access_key="sk",
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=keys["AWS_SESSION_TOKEN"],
         config=Config(
             parameter_validation=False,
             retries={"max_attempts": 0, "total_max_attempts": 1},
@@ -52,6 +69,20 @@ def boto_client_for(region: str, service: str, state_credentials: Any = None) ->
         ),
         **kwargs,
     )
+
+
+def _state_machine_of(role_arn: str, region: str) -> str | None:
+    """The state machine that runs as ``role_arn`` (Step Functions assumes the role with
+    aws:SourceArn = the state machine); None when several or none do."""
+    from moto.stepfunctions.responses import get_backend
+
+    account_id = role_arn.split(":")[4]
+    machines = [
+        machine.arn
+        for machine in get_backend(account_id, region).state_machines
+        if machine.roleArn == role_arn
+    ]
+    return machines[0] if len(machines) == 1 else None
 
 
 def install() -> None:

@@ -16,13 +16,14 @@ from typing import Any
 
 import boto3
 
-from sandbox.server import LocalAws
+from sandbox.server import ACCESS_KEY, SECRET_KEY, LocalAws
 from scripts.gate_terraform import GateTerraform
 
 ACCOUNT_ID = "123456789012"  # moto's account
 # The local deployment's Terraform state: beside the sandbox's own files, gitignored.
 DEFAULT_STATE = Path(__file__).resolve().parents[1] / ".sandbox" / "local-gate.tfstate"
-FAKE_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+# The workflow owner and operator: the local AWS's deployer key (sandbox.iam.admin).
+FAKE_KEYS = {"aws_access_key_id": ACCESS_KEY, "aws_secret_access_key": SECRET_KEY}
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,14 @@ class LocalGate:
         return f"arn:aws:iam::{ACCOUNT_ID}:user/{name}"
 
     def _create_approver(self, name: str) -> Approver:
+        """An IAM user with the module's approver policy attached, as the README says."""
         iam = self.client("iam")
         iam.create_user(UserName=name)
+        iam.put_user_policy(
+            UserName=name,
+            PolicyName="approval-gate-approver",
+            PolicyDocument=self.outputs["approver_policy_json"],
+        )
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return Approver(name, self.principal_arn(name), key["AccessKeyId"], key["SecretAccessKey"])
 

@@ -4,8 +4,8 @@
 - ``iam_settings.enforce``: on in ``LocalAws`` (and so ``make sandbox``, ``make demo``, the
   integration tests), off in-process unless a test turns it on.
 - ``admin``: the deployer's key (``admin.ACCESS_KEY``/``admin.SECRET_KEY``).
-- ``authorize_service``, ``assume_role_as_service``, ``authorize_role``: for what AWS services
-  do on a deployed part's behalf; they raise ``AccessDenied``.
+- ``authorize``, ``authorize_send``, ``assume_role_as_service``, ``service_caller``: for what
+  AWS services do on a deployed part's behalf; they raise ``AccessDenied``.
 - ``denials()``: every refusal so far (``GET /moto-api/sandbox/iam/denials``).
 """
 
@@ -13,24 +13,28 @@ from sandbox.iam import admin
 from sandbox.iam.enforcement import (
     AccessDenied,
     assume_role_as_service,
-    authorize_role,
-    authorize_service,
+    authorize,
+    authorize_send,
     clear_denials,
     denials,
     iam_settings,
     install,
     role_session,
+    service_caller,
+    session_credentials,
 )
 
 __all__ = [
     "AccessDenied",
     "admin",
     "assume_role_as_service",
-    "authorize_role",
-    "authorize_service",
+    "authorize",
+    "authorize_send",
     "clear_denials",
     "denials",
     "iam_settings",
     "install",
     "role_session",
+    "service_caller",
+    "session_credentials",
 ]

@@ -13,8 +13,10 @@ import threading
 from moto.utilities.utils import get_partition
 
 USER_NAME = "local-admin"
-ACCESS_KEY = "AKIALOCALADMIN000001"
-SECRET_KEY = "local-admin-secret-access-key-not-for-aws"
+# Plainly not AWS keys (no AKIA prefix, no entropy): nothing to leak, nothing for a secret
+# scanner to flag in the local example that uses them.
+ACCESS_KEY = "local-admin"
+SECRET_KEY = "local-admin"
 POLICY_NAME = "AdministratorAccess"
 _POLICY = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}

@@ -3,6 +3,7 @@ and SNS topic policies, Lambda function policies (permissions), IAM role trust p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,7 +36,8 @@ def policy_of(arn: str) -> tuple[str | None, bool]:
             from moto.awslambda.utils import get_backend
 
             name, _, qualifier = rest[len("function:") :].partition(":")
-            return get_backend(account, region).get_policy(name, qualifier or None), False
+            wire = get_backend(account, region).get_policy(name, qualifier or None)
+            return json.loads(wire)["Policy"], False  # moto's GetPolicy answer
         if service == "iam" and rest.startswith("role/"):
             from moto.iam.models import iam_backends
 
@@ -59,3 +61,29 @@ def resolved_parameters(
     except Exception:
         return params
     return {**params, "KeyId": key_id}
+
+
+def encryption_key_of(arn: str) -> str | None:
+    """The KMS key ARN an SQS queue or SNS topic is encrypted with (None: not encrypted)."""
+    _, _, service, region, account, rest = arn.split(":", 5)
+    key_id: str | None = None
+    try:
+        if service == "sqs":
+            from moto.sqs.models import sqs_backends
+
+            key_id = sqs_backends[account][region].queues[rest].kms_master_key_id
+        elif service == "sns":
+            from moto.sns.models import sns_backends
+
+            key_id = sns_backends[account][region].topics[arn].kms_master_key_id
+    except (KeyError, AttributeError):
+        return None
+    if not key_id:
+        return None
+    from moto.kms.models import kms_backends
+
+    try:
+        raw = kms_backends[account][region].any_id_to_key_id(key_id)
+    except Exception:
+        return None
+    return f"arn:{arn.split(':')[1]}:kms:{region}:{account}:key/{raw}"

@@ -68,6 +68,11 @@ def request_parameters(prefix: str, params: Mapping[str, Any], path: str) -> dic
             if isinstance(v, list) and v and isinstance(v[0], str)
         }
     )
+    for key, value in list(found.items()):
+        if key.endswith(".member.1"):  # a query-protocol list: its first item, by its name
+            name = key.removesuffix(".member.1")
+            found.setdefault(name, value)
+            found.setdefault(name.removesuffix("s"), value)
     if prefix == "lambda":
         match = re.search(r"/functions/([^/?]+)", path)
         if match:
@@ -135,6 +140,10 @@ def resources_of(
     values = request_parameters(prefix, params, path)
     context = {"Partition": partition, "Region": region, "Account": account}
     required = [item for item in types if item.required]
+    if prefix == "dynamodb" and "indexname" in values:
+        # A Query or Scan of an index acts on the index, not the table: a policy granting
+        # the index ARN alone allows it (docs/aws-behaviour.md#iam-service-authorization).
+        required = [item for item in types if item.name == "index"] or required
     built = [arn for item in required if (arn := _fill(item, prefix, action, values, context))]
     if not built:
         optional = [item for item in types if not item.required]
