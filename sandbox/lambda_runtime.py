@@ -434,9 +434,29 @@ def _iso_now() -> str:
 _logs_lock = threading.Lock()
 
 
+def _may_log(spec: FunctionSpec, stream: str) -> bool:
+    """Lambda writes a function's logs with its execution role: without logs:PutLogEvents on
+    the stream they are lost (docs/aws-behaviour.md#lambda-execution-role-logs)."""
+    from sandbox import iam
+
+    arn = (
+        f"arn:{get_partition(spec.region)}:logs:{spec.region}:{spec.account_id}:log-group:"
+        f"{spec.log_group}:log-stream:{stream}"
+    )
+    try:
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            iam.authorize(execution_role(spec), action, arn, region=spec.region)
+    except iam.AccessDenied as denied:
+        _log.debug("log of %s lost: %s", spec.function_name, denied.message)
+        return False
+    return True
+
+
 def _put_log(spec: FunctionSpec, stream: str, message: str) -> None:
     """One log event in the function's log group (created, as Lambda does, if missing)."""
     event = {"timestamp": int(time.time() * 1000), "message": message}
+    if not _may_log(spec, stream):
+        return
     with _logs_lock:
         try:
             backend = logs_backends[spec.account_id][spec.region]
@@ -684,7 +704,7 @@ class _Worker:
         spec = self.spec
         sampled = bool(self.xray_daemon) and spec.tracing_mode == "Active"
         if sampled:
-            trace_id, parent = xray.new_trace(spec.account_id, spec.region)
+            trace_id, parent = xray.new_trace(spec.account_id, spec.region, spec.role)
         else:
             trace_id = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
             parent = uuid.uuid4().hex[:16]
@@ -1179,8 +1199,8 @@ def send_message(
 
 
 def execution_role(fn: Any) -> Any:
-    """The function's execution role session: what Lambda acts as for its dead-letter queue
-    and destinations."""
+    """The execution role session of a function (moto's, or its FunctionSpec): what Lambda
+    acts as for its logs, dead-letter queue and destinations."""
     from sandbox import iam
 
     return iam.role_session(fn.role, fn.function_name[:64])

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -25,6 +26,20 @@ from sandbox import stepfunctions_lifecycle
 
 _original_describe_execution = StepFunctionResponse.describe_execution
 _original_stop_execution = StepFunctionResponse.stop_execution
+
+
+def _named_start(original: Any) -> Any:
+    """An execution started without ``name`` gets a unique generated one, as in AWS
+    (docs/aws-behaviour.md#sfn-start-execution-name); moto names every such one ``None``,
+    so the second fails with ExecutionAlreadyExists."""
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    start_execution.sandbox_named = True  # type: ignore[attr-defined]
+    return start_execution
 
 
 def _send_task_failure(self: StepFunctionResponse) -> EmptyResult:
@@ -90,5 +105,11 @@ RESPONSE_METHODS = {
 
 
 def install() -> None:
+    from moto.stepfunctions.models import StepFunctionBackend
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
     for name, method in RESPONSE_METHODS.items():
         setattr(StepFunctionResponse, name, method)
+    for backend in (StepFunctionBackend, StepFunctionsParserBackend):
+        if not getattr(backend.start_execution, "sandbox_named", False):
+            backend.start_execution = _named_start(backend.start_execution)  # type: ignore[method-assign]

@@ -29,7 +29,8 @@ _lock = threading.Lock()
 _socket: socket.socket | None = None
 _thread: threading.Thread | None = None
 _segments: list[dict[str, Any]] = []
-_traces: OrderedDict[str, tuple[str, str]] = OrderedDict()  # trace id -> account, Region
+# trace id -> account, Region, the function's execution role
+_traces: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
 
 
 def start() -> str:
@@ -101,8 +102,11 @@ def _receive(sock: socket.socket) -> None:
         with _lock:
             if _socket is not sock:
                 return
-            _segments.append(document)
             owner = _traces.get(str(document.get("trace_id")))
+        if owner is not None and not _may_send(document, owner[1], owner[2]):
+            continue
+        with _lock:
+            _segments.append(document)
         if owner is not None:
             from moto.xray.models import xray_backends
 
@@ -112,14 +116,32 @@ def _receive(sock: socket.socket) -> None:
                 _log.warning("moto's X-Ray refused a segment: %s", exc)
 
 
+def _may_send(document: dict[str, Any], region: str, role_arn: str | None) -> bool:
+    """Lambda's daemon writes segments with the function's role: without
+    xray:PutTraceSegments they are lost (docs/aws-behaviour.md#xray-lambda-active-tracing)."""
+    if role_arn is None:
+        return True
+    from sandbox import iam
+
+    try:
+        iam.authorize(
+            iam.role_session(role_arn, "xray-daemon"), "xray:PutTraceSegments", "*", region=region
+        )
+    except iam.AccessDenied as denied:
+        _log.warning("segment %s lost: %s", document.get("id"), denied.message)
+        return False
+    return True
+
+
 # --- what Lambda does for a function with Active tracing ----------------------------------
 
 
-def new_trace(account_id: str, region: str) -> tuple[str, str]:
-    """A trace id and the id of the function's segment; its segments go to that account."""
+def new_trace(account_id: str, region: str, role_arn: str | None = None) -> tuple[str, str]:
+    """A trace id and the id of the function's segment; its segments go to that account,
+    sent as the function's execution role ``role_arn`` (as Lambda's daemon does)."""
     trace_id = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
     with _lock:
-        _traces[trace_id] = (account_id, region)
+        _traces[trace_id] = (account_id, region, role_arn)
         while len(_traces) > 10_000:
             _traces.popitem(last=False)
     return trace_id, os.urandom(8).hex()

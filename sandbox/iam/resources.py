@@ -26,6 +26,7 @@ _log = logging.getLogger(__name__)
 _ALIASES: dict[str, dict[str, str]] = {
     "ssm": {"name": "DocumentName"},
     "events": {"name": "RuleName", "rule": "RuleName"},
+    "states": {"name": "StateMachineName"},
     "sqs": {"queueurl": "QueueName"},
     "kms": {"keyid": "KeyId"},
 }
