@@ -73,7 +73,7 @@ class LocalAws:
         expire_interval: float | None = 1.0,
         region: str = REGION,
         log_requests: bool = False,
-        iam: bool = True,
+        iam: bool | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -82,8 +82,8 @@ class LocalAws:
         self.region = region
         self.log_requests = log_requests
         # IAM evaluated on every request and service call (sandbox.iam); off only where a
-        # test says so.
-        self.iam = iam
+        # test says so, or with SANDBOX_IAM=off (bench/iam_cost.py measures both).
+        self.iam = iam if iam is not None else os.environ.get("SANDBOX_IAM", "on") != "off"
         self._server: Any = None
         self._stop_expiry = threading.Event()
         self._expiry: threading.Thread | None = None

@@ -13,9 +13,9 @@ import threading
 from moto.utilities.utils import get_partition
 
 USER_NAME = "local-admin"
-# Plainly not AWS keys (no AKIA prefix, no entropy): nothing to leak, nothing for a secret
+# Plainly not AWS keys (no AKIA-style prefix, no entropy): nothing to leak, nothing for a secret
 # scanner to flag in the local example that uses them.
-ACCESS_KEY = "local-admin"
+ACCESS_KEY = "LOCALADMINKEY0000000"  # 20 characters [A-Z0-9], as moto reads keys
 SECRET_KEY = "local-admin"
 POLICY_NAME = "AdministratorAccess"
 _POLICY = json.dumps(

@@ -1,7 +1,7 @@
 variable "access_key" {
   description = "Access key of the local AWS's deployer (an IAM user allowed everything there; sandbox/iam/admin.py). Not an AWS key."
   type        = string
-  default     = "local-admin"
+  default     = "LOCALADMINKEY0000000"
 }
 
 variable "secret_key" {
