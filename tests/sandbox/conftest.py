@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 
 import sandbox
 from sandbox import lambda_runtime
-from sandbox.server import LocalAws
+from sandbox.server import ACCESS_KEY, SECRET_KEY, LocalAws
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -262,8 +262,9 @@ class Lambdas:
             service,
             region_name=REGION,
             endpoint_url=self.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            # The local AWS's deployer key: valid whether IAM is enforced or not.
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
             config=Config(retries={"total_max_attempts": 1}, read_timeout=120),
         )
 
@@ -370,8 +371,10 @@ def fast_retries() -> Iterator[None]:
 
 @pytest.fixture
 def local_aws() -> Iterator[LocalAws]:
-    """The local AWS of ``make demo``: LocalAws on 127.0.0.1, a free port."""
-    with LocalAws(port=0, expire_interval=0.1) as server:
+    """The local AWS of ``make demo``: LocalAws on 127.0.0.1, a free port. IAM off: these
+    tests exercise the emulation's mechanics with bare resources; IAM has its own tests
+    (test_iam.py) and is on wherever the gate is deployed (tests/integration, make demo)."""
+    with LocalAws(port=0, expire_interval=0.1, iam=False) as server:
         server.api("/moto-api/reset")
         sandbox.reset()
         yield server

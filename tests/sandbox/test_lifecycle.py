@@ -173,7 +173,7 @@ def test_describe_automation_executions_filters(aws, alice):
         ids({"Key": "ExecutionStatus", "Values": ["Sleeping"]})
     assert error_code(raised) == "InvalidFilterValue"
     with pytest.raises(ClientError) as raised:
-        ids({"Key": "TagKey", "Values": ["x"]})
+        ids({"Key": "TargetResourceGroup", "Values": ["x"]})
     assert error_code(raised) == "InvalidFilterKey"
 
 
