@@ -25,6 +25,7 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 from sandbox import (
     automation_events,
     automation_model,
+    dynamodb_consistency,
     faults,
     iam,
     ssm_api,
@@ -84,6 +85,7 @@ def install() -> None:
         stepfunctions_tasks.install()
         http_api.install()
         iam.install()  # enforced where iam.iam_settings.enforce is on (LocalAws)
+        dynamodb_consistency.install()  # index reads lag by settings.gsi_lag_seconds
 
 
 def reset() -> None:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from typing import Any
 
 from moto.sns.models import sns_backends
 
-from sandbox.automation_model import AutomationExecution, StepExecution
+from sandbox import faults, iam
+from sandbox.automation_model import AutomationExecution, Decision, StepExecution
 from sandbox.identity import approver_entry_problem
+from sandbox.settings import settings
 
 MAX_APPROVERS = 10
 MAX_MESSAGE_CHARS = 4096
 TOPIC_ARN = re.compile(r"^arn:[\w-]+:sns:([\w-]+):(\d{12}):([\w-]+)$")
+REQUEST_SUBJECT = "Automation approval request"
+
+_log = logging.getLogger(__name__)
+
+
+class NotificationFailed(Exception):
+    """Publishing the approval request failed (missing topic, access denied, KMS, ...)."""
 
 
 def start_approval(execution: AutomationExecution, step: StepExecution) -> str | None:
@@ -41,30 +52,81 @@ def start_approval(execution: AutomationExecution, step: StepExecution) -> str |
     step.min_required_approvals = min_required
     notification_arn = str(inputs.get("NotificationArn") or "")
     if notification_arn:
-        problem = _notify_approvers(execution, notification_arn, message, step)
+        problem = _topic_arn_problem(notification_arn)
         if problem:
             return problem
+        try:
+            _publish_request(
+                execution, notification_arn, REQUEST_SUBJECT, _request_text(execution, step)
+            )
+        except Exception as error:  # a FIFO topic, a missing one, access or KMS denied
+            failure = f"Publishing the approval request to {notification_arn} failed: {error}"
+            # docs/aws-behaviour.md#undocumented-failed-notification
+            if settings.failed_notification == "fails_step":
+                return failure
+            _log.warning("%s (the step waits, nobody was told)", failure)
     record_approval_outputs(step, "Waiting")
     return None
 
 
-def _notify_approvers(
-    execution: AutomationExecution, topic_arn: str, message: str, step: StepExecution
-) -> str | None:
+def _topic_arn_problem(topic_arn: str) -> str | None:
     match = TOPIC_ARN.match(topic_arn)
     if not match:
         return f"NotificationArn {topic_arn} is not an SNS topic ARN."
-    region, account_id, name = match.groups()
-    if not name.startswith("Automation"):
+    if not match.group(3).startswith("Automation"):
+        # docs/aws-behaviour.md#sns-automation-topic-name
         return f"NotificationArn {topic_arn}: the topic name must start with 'Automation'."
+    return None
+
+
+def _publish_request(
+    execution: AutomationExecution, topic_arn: str, subject: str, text: str
+) -> None:
+    """SSM publishes the approval request as the automation (its assume role); raises on any
+    failure. The one place where SSM calls SNS, so that authorization belongs here."""
+    match = TOPIC_ARN.match(topic_arn)
+    if not match:
+        raise NotificationFailed(f"{topic_arn} is not an SNS topic ARN")
+    region, account_id, _ = match.groups()
+    # SSM calls SNS Publish: a fault injected on it (sandbox.faults) fails this call too.
+    fault = faults._firing_fault({"sns"}, "Publish")
+    if fault is not None:
+        raise NotificationFailed(f"{fault.error_code}: {fault.message}")
     sns_backend = sns_backends[account_id][region]
     if topic_arn not in sns_backend.topics:
-        return f"NotificationArn {topic_arn}: the SNS topic does not exist."
-    text = (
+        raise NotificationFailed(f"NotFound: the SNS topic {topic_arn} does not exist")
+    try:
+        iam.authorize_send(_acting_principal(execution), topic_arn, region=region)
+    except iam.AccessDenied as denied:
+        raise NotificationFailed(f"AuthorizationError: {denied.message}") from denied
+    sns_backend.publish(message=text, arn=topic_arn, subject=subject)
+
+
+def _acting_principal(execution: AutomationExecution) -> iam.Caller:
+    """Who SSM acts as: the automation's assume role, which SSM assumes by its trust policy
+    (docs/aws-behaviour.md#ssm-automation-assume-role), else whoever started it."""
+    if execution.assume_role:
+        return iam.assume_role_as_service(
+            execution.assume_role,
+            "ssm.amazonaws.com",
+            region=execution.region,
+            session_name=execution.execution_id,
+            source_arn=execution.arn,
+        )
+    starter = execution.executed_by
+    if ":assumed-role/" in starter:
+        role_name = starter.split(":assumed-role/", 1)[1].split("/", 1)[0]
+        role_arn = f"arn:{execution.partition}:iam::{execution.account_id}:role/{role_name}"
+        return iam.role_session(role_arn, starter.rsplit("/", 1)[-1])
+    return iam.Caller(starter, execution.account_id, "user")
+
+
+def _request_text(execution: AutomationExecution, step: StepExecution) -> str:
+    return (
         f"Automation execution {execution.execution_id} of document "
         f"{execution.document.name} (version {execution.document.version}) is waiting for "
         f"approval at step {step.name}.\n\n"
-        f"Message: {message}\n\n"
+        f"Message: {step.inputs.get('Message', '')}\n\n"
         f"Approvers ({step.min_required_approvals} approval(s) required): "
         f"{', '.join(step.approvers)}\n\n"
         "Approve or reject:\n"
@@ -73,18 +135,22 @@ def _notify_approvers(
         f"aws ssm send-automation-signal --automation-execution-id {execution.execution_id} "
         '--signal-type Reject --payload Comment="..."\n'
     )
-    try:
-        sns_backend.publish(message=text, arn=topic_arn, subject="Automation approval request")
-    except Exception as error:  # e.g. a FIFO topic: the step fails like it would in AWS
-        return f"Publishing to {topic_arn} failed: {error}"
-    return None
 
 
 def record_approval_outputs(step: StepExecution, approval_status: str) -> None:
     step.outputs = {
         "ApprovalStatus": [approval_status],
-        "ApproverDecisions": [decision.as_output() for decision in step.decisions],
+        "ApproverDecisions": decisions_output(step.decisions),
     }
+
+
+def decisions_output(decisions: list[Decision]) -> list[str]:
+    """The ApproverDecisions output (a MapList travels in Outputs as strings), in the shape
+    the settings say (docs/aws-behaviour.md#undocumented-approver-decisions)."""
+    objects = [decision.as_object(settings.decision_values) for decision in decisions]
+    if settings.decisions_serialization == "json_array":
+        return [json.dumps(objects)]
+    return [json.dumps(item) for item in objects]
 
 
 def _flat_strings(value: Any) -> list[str]:

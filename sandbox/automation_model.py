@@ -6,7 +6,8 @@ State lives on each moto SSM backend (one per account and Region), so moto's own
 
 from __future__ import annotations
 
-import json
+import copy
+import dataclasses
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -18,7 +19,13 @@ from moto.ssm.models import SimpleSystemManagerBackend, ssm_backends
 from sandbox.automation_document import AutomationDocument
 from sandbox.clock import clock
 
-TERMINAL_STATUSES = frozenset({"Success", "Failed", "TimedOut", "Cancelled"})
+# Success-like ends: the quorum approved (docs/aws-behaviour.md#undocumented-approval-status).
+SUCCESS_STATUSES = frozenset({"Success", "Approved", "CompletedWithSuccess"})
+# Every end the sandbox can produce: the documented ones, and the statuses of the botocore
+# model that the variants of rejection_status and approval_status use.
+TERMINAL_STATUSES = frozenset(
+    {"Failed", "TimedOut", "Cancelled", "Rejected", "CompletedWithFailure", *SUCCESS_STATUSES}
+)
 DEFAULT_TIMEOUT_SECONDS = 604800  # 7 days: aws:approve default
 
 # One lock for all sandbox automation state: moto server mode serves requests in threads.
@@ -30,20 +37,20 @@ _STATE_ATTRIBUTE = "_sandbox_automation_state"
 class Decision:
     approver: str  # the caller's ARN
     entry: str  # the Approvers entry it matched: quorum counts distinct entries
-    decision: str  # "Approve" | "Reject"
+    decision: str  # the signal: "Approve" | "Reject"
     time: datetime
     comment: str
 
-    def as_output(self) -> str:
-        # A MapList output travels in Outputs (map of string lists) as one JSON object per item.
-        return json.dumps(
-            {
-                "Approver": self.approver,
-                "Decision": self.decision,
-                "ApprovalDecisionTime": _iso(self.time),
-                "Comment": self.comment,
-            }
-        )
+    def as_object(self, decision_values: str) -> dict[str, str]:
+        """One ApproverDecisions item; ``decision_values`` "verb" or "past"
+        (docs/aws-behaviour.md#undocumented-approver-decisions)."""
+        past = {"Approve": "Approved", "Reject": "Rejected"}
+        return {
+            "Approver": self.approver,
+            "Decision": past[self.decision] if decision_values == "past" else self.decision,
+            "ApprovalDecisionTime": _iso(self.time),
+            "Comment": self.comment,
+        }
 
 
 @dataclass
@@ -94,6 +101,22 @@ class AutomationExecution:
     steps: list[StepExecution] = field(default_factory=list)
     failure_message: str | None = None
     outputs: dict[str, list[str]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # StartAutomationExecution's Tags
+    # When it left the queue (Pending) and began to run; None while queued.
+    running_since: datetime | None = None
+    # Read lag (docs/aws-behaviour.md#undocumented-read-after-event): what the next
+    # `stale_reads_left` reads show, and the state before the current call changed it.
+    stale_view: AutomationExecution | None = field(default=None, init=False, repr=False)
+    stale_reads_left: int = field(default=0, init=False, repr=False)
+    before_change: AutomationExecution | None = field(default=None, init=False, repr=False)
+    before_change_call: int = field(default=-1, init=False, repr=False)
+    created_call: int = field(default=-1, init=False, repr=False)
+
+    def snapshot(self) -> AutomationExecution:
+        """A copy as readers see it now (steps and outputs copied, no read-lag state)."""
+        return dataclasses.replace(
+            self, steps=copy.deepcopy(self.steps), outputs=copy.deepcopy(self.outputs)
+        )
 
     @property
     def arn(self) -> str:
@@ -131,6 +154,11 @@ def state_for(backend: SimpleSystemManagerBackend) -> AutomationState:
             state = AutomationState()
             setattr(backend, _STATE_ATTRIBUTE, state)
         return state
+
+
+def state_of(execution: AutomationExecution) -> AutomationState:
+    """The state (account and Region) that holds ``execution``."""
+    return state_for(ssm_backends[execution.account_id][execution.region])
 
 
 def all_states() -> list[AutomationState]:

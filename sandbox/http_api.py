@@ -13,7 +13,7 @@ answers them. JSON in, JSON out:
 | ``POST /moto-api/sandbox/clock/reset`` | | back to real time |
 | ``POST /moto-api/sandbox/expire`` | | times out due approvals now: ``{"expired": [ids]}`` |
 | ``GET/POST/DELETE /moto-api/sandbox/faults`` | ``faults.inject`` arguments | list, inject, clear |
-| ``GET/POST /moto-api/sandbox/settings`` | ``{"sandbox"/"lambda"/"schedules": {...}}`` | |
+| ``GET/POST /moto-api/sandbox/settings`` | ``{"sandbox"/"lambda"/"schedules": {...}}`` | values |
 | ``GET /moto-api/sandbox/lambda/workers`` | | the running Lambda workers |
 | ``POST /moto-api/sandbox/reset`` | | ``sandbox.reset()`` (moto's state: ``/moto-api/reset``) |
 | ``GET /moto-api/sandbox/schedules`` | | scheduled rules: expression, state, last, next |
@@ -150,17 +150,26 @@ def _settings_objects() -> dict[str, Any]:
 
 @_endpoint(("GET", "POST"))
 def settings_view(method: str, body: dict[str, Any]) -> Any:
+    """``{"sandbox": {...}, "lambda": {...}, "schedules": {...}}`` sets values (a value a
+    setting does not allow: 400 naming the setting and what it takes); the answer adds
+    ``"sandbox_variants"``, the registry of ``sandbox.settings`` (values, default, anchor in
+    docs/aws-behaviour.md, summary, current value)."""
+    from sandbox.settings import registry
+
     objects = _settings_objects()
     if method == "POST":
         for group, values in body.items():
+            if group not in objects:
+                raise KeyError(f"no settings group {group!r} (groups: {sorted(objects)})")
             target = objects[group]
             names = {item.name: item for item in dataclasses.fields(target)}
             for name, value in values.items():
                 if name not in names:
-                    raise KeyError(f"{group} has no setting {name!r}")
+                    raise KeyError(f"{group} has no setting {name!r} (settings: {sorted(names)})")
                 current = getattr(target, name)
                 setattr(target, name, tuple(value) if isinstance(current, tuple) else value)
-    return {group: dataclasses.asdict(target) for group, target in objects.items()}
+    answer = {group: dataclasses.asdict(target) for group, target in objects.items()}
+    return answer | {"sandbox_variants": registry()}
 
 
 @_endpoint(("GET",))

@@ -60,19 +60,33 @@ def start_automation_execution(self: SimpleSystemManagerResponse) -> ActionResul
         parameters=self._get_param("Parameters"),
         client_token=self._get_param("ClientToken"),
         mode=self._get_param("Mode"),
+        tags=_tags(self._get_param("Tags")),
     )
     return ActionResult({"AutomationExecutionId": execution_id})
 
 
+# Reads go through automation.read_view: after a status change they may show the previous
+# state for a few reads (docs/aws-behaviour.md#undocumented-read-after-event).
+
+
 def get_automation_execution(self: SimpleSystemManagerResponse) -> ActionResult:
     execution = automation.get_execution(self.ssm_backend, self._get_param("AutomationExecutionId"))
-    return ActionResult({"AutomationExecution": execution_view(execution)})
+    return ActionResult({"AutomationExecution": execution_view(automation.read_view(execution))})
 
 
 def describe_automation_executions(self: SimpleSystemManagerResponse) -> ActionResult:
-    executions = automation.list_executions(self.ssm_backend)
-    for item in self._get_param("Filters") or []:
+    filters = self._get_param("Filters") or []
+    current = {e.execution_id: e for e in automation.list_executions(self.ssm_backend)}
+    # Filter what readers see now; each execution the call reads (those its ExecutionId
+    # filter names, else all) uses up a lagging read, listed or not.
+    executions = [automation.read_view(e, counted=False) for e in current.values()]
+    read = list(executions)
+    for item in filters:
         executions = _filter_executions(executions, item["Key"], item.get("Values", []))
+        if item["Key"] == "ExecutionId":
+            read = _filter_executions(read, item["Key"], item.get("Values", []))
+    for execution in read:
+        automation.read_view(current[execution.execution_id])
     executions.sort(key=lambda execution: execution.start, reverse=True)
     page, next_token = _page(
         executions, self._get_param("MaxResults"), self._get_param("NextToken")
@@ -85,6 +99,7 @@ def describe_automation_executions(self: SimpleSystemManagerResponse) -> ActionR
 
 def describe_automation_step_executions(self: SimpleSystemManagerResponse) -> ActionResult:
     execution = automation.get_execution(self.ssm_backend, self._get_param("AutomationExecutionId"))
+    execution = automation.read_view(execution)
     steps = list(execution.steps)
     for item in self._get_param("Filters") or []:
         steps = _filter_steps(steps, item["Key"], item.get("Values", []))
@@ -113,6 +128,23 @@ def stop_automation_execution(self: SimpleSystemManagerResponse) -> ActionResult
         self.ssm_backend, self._get_param("AutomationExecutionId"), self._get_param("Type")
     )
     return EmptyResult()
+
+
+MAX_TAG_KEY_CHARS = 128
+MAX_TAG_VALUE_CHARS = 256
+
+
+def _tags(given: list[dict[str, str]] | None) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for tag in given or []:
+        key, value = str(tag.get("Key", "")), str(tag.get("Value", ""))
+        if not 1 <= len(key) <= MAX_TAG_KEY_CHARS or len(value) > MAX_TAG_VALUE_CHARS:
+            raise ValidationException(
+                f"Tag {key!r}: a key takes 1 to {MAX_TAG_KEY_CHARS} characters, a value at most "
+                f"{MAX_TAG_VALUE_CHARS}."
+            )
+        tags[key] = value
+    return tags
 
 
 ResponseMethod = Callable[[SimpleSystemManagerResponse], ActionResult]
@@ -231,6 +263,8 @@ def _filter_executions(
         return [e for e in executions if e.status in values]
     if key == "CurrentAction":
         return [e for e in executions if e.current_step and e.current_step.action in values]
+    if key == "TagKey":  # matches tag keys
+        return [e for e in executions if any(v in e.tags for v in values)]
     if key == "AutomationType":
         return [e for e in executions if "Local" in values]
     if key in ("StartTimeBefore", "StartTimeAfter"):

@@ -23,9 +23,11 @@ from sandbox.iam.enforcement import (
     service_caller,
     session_credentials,
 )
+from sandbox.iam.policies import Caller
 
 __all__ = [
     "AccessDenied",
+    "Caller",
     "admin",
     "assume_role_as_service",
     "authorize",

@@ -219,8 +219,11 @@ def test_a_client_token_must_be_a_uuid(aws, alice):
     assert error_of(raised)[0] == "ValidationException"
 
 
-def test_the_concurrency_limit(aws, alice):
+def test_the_concurrency_limit_with_no_queue(aws, alice):
+    # Past the quota automations queue (tests/sandbox/test_variants.py); with no room in the
+    # queue a start is refused.
     sandbox.settings.max_concurrent_executions = 2
+    sandbox.settings.automation_queue_size = 0
     first = aws.start([alice.arn])
     aws.start([alice.arn])
     with pytest.raises(ClientError) as raised:
@@ -281,3 +284,21 @@ mainSteps:
     execution = aws.execution(execution_id)
     assert execution["AutomationExecutionStatus"] == "Failed"
     assert "a loop?" in execution["FailureMessage"]
+
+
+def test_tags_are_kept_and_found_by_the_tag_key_filter(aws, alice):
+    tagged = aws.ssm.start_automation_execution(
+        DocumentName=DOCUMENT_NAME,
+        Parameters={
+            "ApprovalId": [str(uuid.uuid4())],
+            "Message": ["m"],
+            "Approvers": [alice.arn],
+            "NotificationArn": [aws.topic_arn],
+        },
+        Tags=[{"Key": "approval-gate:approval:1", "Value": "1"}],
+    )["AutomationExecutionId"]
+    aws.start([alice.arn])
+    found = aws.ssm.describe_automation_executions(
+        Filters=[{"Key": "TagKey", "Values": ["approval-gate:approval:1", "other"]}]
+    )["AutomationExecutionMetadataList"]
+    assert [item["AutomationExecutionId"] for item in found] == [tagged]
