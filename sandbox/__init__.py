@@ -7,7 +7,10 @@
 - SSM Automation execution API (``aws:approve``), see ``sandbox.ssm_automation``;
   its EventBridge events and listener hook in ``sandbox.automation_events``.
 - ``sandbox.clock``: controllable time (``advance``, ``freeze``, ``reset``).
-- ``sandbox.settings``: behaviour AWS leaves undocumented (rejection status, limits).
+- ``sandbox.settings``: every behaviour AWS leaves undocumented, as a setting with each
+  plausible variant (docs/aws-behaviour.md); the documented limits (concurrency, queue).
+- ``sandbox.iam``: IAM evaluated on every request and every call a service makes for a
+  deployed part (on in ``LocalAws``).
 - ``sandbox.faults``: make any operation of any service fail with an AWS error.
 - Step Functions' SendTaskFailure keeps its ``cause`` (``sandbox.stepfunctions``); executions
   send their status-change events and StopExecution stops them, a task token's wait included

@@ -19,6 +19,7 @@ answers them. JSON in, JSON out:
 | ``GET /moto-api/sandbox/schedules`` | | scheduled rules: expression, state, last, next |
 | ``POST /moto-api/sandbox/schedules/fire`` | | fires due schedules now: ``{"fired": [...]}`` |
 | ``GET/POST/DELETE /moto-api/sandbox/events/drop`` | ``eventbridge.drop_events`` arguments | |
+| ``GET/DELETE /moto-api/sandbox/iam/denials`` | | IAM's refusals so far: ``{"enforce", "denials"}``; clear |
 
 ``events/drop`` POST ``{"source", "detail_type", "detail", "times"}`` (``times`` default 1,
 ``null``: until cleared) answers ``{"drop": {"id", ..., "dropped": 0}}``; GET lists every drop
@@ -210,6 +211,15 @@ def event_drops(method: str, body: dict[str, Any]) -> Any:
     return {"drops": [drop.as_dict() for drop in eventbridge.drops()]}
 
 
+@_endpoint(("GET", "DELETE"))
+def iam_denials(method: str, body: dict[str, Any]) -> Any:
+    from sandbox import iam
+
+    if method == "DELETE":
+        iam.clear_denials()
+    return {"enforce": iam.iam_settings.enforce, "denials": iam.denials()}
+
+
 @_endpoint(("POST",))
 def sandbox_reset(method: str, body: dict[str, Any]) -> Any:
     import sandbox
@@ -231,6 +241,7 @@ URL_PATHS: dict[str, Callable[..., Response]] = {
     "{0}/moto-api/sandbox/schedules$": schedule_list,
     "{0}/moto-api/sandbox/schedules/fire$": schedules_fire,
     "{0}/moto-api/sandbox/events/drop$": event_drops,
+    "{0}/moto-api/sandbox/iam/denials$": iam_denials,
 }
 
 

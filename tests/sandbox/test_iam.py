@@ -376,3 +376,15 @@ def test_passing_a_role_to_ssm_needs_iam_pass_role_for_ssm(local_aws):
             DocumentName="any", Parameters={"AutomationAssumeRole": [role]}
         )
     assert "iam:PassRole on resource: " + role in str(error.value)
+
+
+def test_refusals_are_listed_and_cleared_over_http(local_aws):
+    local_aws.api("/moto-api/sandbox/iam/denials", method="DELETE")
+    with pytest.raises(ClientError):
+        user_client(local_aws, "ssm", "lister").describe_automation_executions()
+    listed = local_aws.api("/moto-api/sandbox/iam/denials", method="GET")
+    assert listed["enforce"] is True
+    assert [(d["principal"].rsplit("/", 1)[-1], d["action"]) for d in listed["denials"]] == [
+        ("lister", "ssm:DescribeAutomationExecutions")
+    ]
+    assert local_aws.api("/moto-api/sandbox/iam/denials", method="DELETE")["denials"] == []
