@@ -19,7 +19,7 @@ answers them. JSON in, JSON out:
 | ``GET /moto-api/sandbox/schedules`` | | scheduled rules: expression, state, last, next |
 | ``POST /moto-api/sandbox/schedules/fire`` | | fires due schedules now: ``{"fired": [...]}`` |
 | ``GET/POST/DELETE /moto-api/sandbox/events/drop`` | ``eventbridge.drop_events`` arguments | |
-| ``GET/DELETE /moto-api/sandbox/iam/denials`` | | IAM's refusals so far: ``{"enforce", "denials"}``; clear |
+| ``GET/DELETE /moto-api/sandbox/iam/denials`` | | IAM refusals: ``{"enforce", "denials"}``; clear |
 
 ``events/drop`` POST ``{"source", "detail_type", "detail", "times"}`` (``times`` default 1,
 ``null``: until cleared) answers ``{"drop": {"id", ..., "dropped": 0}}``; GET lists every drop

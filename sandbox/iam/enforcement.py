@@ -48,6 +48,8 @@ _ACTION_OF_OPERATION = {
     "lambda:Invoke": "lambda:InvokeFunction",
     "lambda:InvokeWithResponseStream": "lambda:InvokeFunction",
 }
+# Creating calls that take Tags -> the tagging action they also need.
+_TAGS_ON_CREATE = {"ssm:StartAutomationExecution": "ssm:AddTagsToResource"}
 # Actions every authenticated caller may make (AWS: no policy can deny them).
 _ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
 # Parameters that pass a role to a service: (action) -> (parameter path, service).
@@ -412,6 +414,11 @@ def _authorize_request(self: Any, resource: str = "*") -> None:
             passing = dict(context)
             passing["iam:passedtoservice"] = [service]
             denial = check(caller, "iam:PassRole", [role_arn], passing)
+    if denial is None and action in _TAGS_ON_CREATE and params.get("Tags"):
+        # Whether tagging on start also needs the tagging action is not documented for
+        # automations (it is for other SSM resources): the stricter answer
+        # (docs/aws-behaviour.md#ssm-automation-tags).
+        denial = check(caller, _TAGS_ON_CREATE[action], arns[:1], context)
     if denial is not None:
         raise _access_denied(prefix, json_request, denial)
 

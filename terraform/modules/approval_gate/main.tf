@@ -461,6 +461,15 @@ data "aws_iam_policy_document" "start_approval" {
   }
 
   statement {
+    # The automation is tagged with its approval id at start; whether that needs the
+    # tagging action is not documented for automations (docs/aws-behaviour.md#ssm-automation-tags).
+    sid       = "TagOwnAutomation"
+    effect    = "Allow"
+    actions   = ["ssm:AddTagsToResource"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
     # A retried start that SSM refuses as a reused ClientToken finds its automation again
     # by its tag (docs/aws-behaviour.md#undocumented-client-token-reuse).
     sid       = "FindOwnAutomation"
