@@ -22,7 +22,7 @@ ASL_FIXTURE := tests/terraform/fixtures/state_machine
 # registry, plugin cache under .tfcli/); TERRAFORM_BIN as there.
 TF_SETUP = tf_env="$$($(VENV_PYTHON) scripts/terraform_env.py --print)"; eval "$$tf_env"; tf="$${TERRAFORM_BIN:-terraform}"
 
-.PHONY: help install install-tools test lint format package bench bench-burst demo sandbox sandbox-stop plan deploy redrive destroy clean
+.PHONY: help install install-tools test lint format package bench bench-burst demo sandbox sandbox-stop plan deploy redrive verify-aws test-aws destroy clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -117,6 +117,13 @@ deploy: package ## terraform apply of terraform/examples/EXAMPLE; prints an inpu
 
 redrive: install ## Replay approval results from the dead-letter queue (after the fix)
 	$(VENV_PYTHON) -m scripts.redrive --example $(EXAMPLE) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+
+verify-aws: install ## Probe the account of the deployed example: a report of what SSM does where AWS is silent
+	$(VENV_PYTHON) -m scripts.verify_aws --example terraform/examples/$(EXAMPLE) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+
+# --confcutdir: tests/conftest.py (fake credentials for the default suite) is not loaded.
+test-aws: install ## Approvals through the deployed aws example on a real account (tests/aws)
+	$(VENV_PYTHON) -m pytest --confcutdir=tests/aws tests/aws -m aws $(PYTEST_ARGS)
 
 destroy: install ## terraform destroy of terraform/examples/EXAMPLE
 	$(VENV_PYTHON) -m scripts.gate_terraform destroy --example $(EXAMPLE)
