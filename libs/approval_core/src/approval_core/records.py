@@ -223,9 +223,9 @@ class ApprovalRecords:
         """Approvals PENDING, or DECIDED with the callback still SENDING, oldest first.
         The index is eventually consistent
         (docs/aws-behaviour.md#dynamodb-gsi-eventual-consistency): a record decided a moment
-        ago may still be listed (re-read it with `get()` before acting; the conditional claim and the idempotency store make a
-        delivery harmless anyway), and a record written a moment ago may be missing (the
-        next sweep lists it)."""
+        ago may still be listed (re-read it with `get()` before acting; the conditional claim
+        and the idempotency store make a delivery harmless anyway), and a record written a
+        moment ago may be missing (the next sweep lists it)."""
         for item in self._query(
             IndexName=PENDING_INDEX,
             KeyConditionExpression="#awaiting = :decision",

@@ -20,5 +20,6 @@ class StepNotTerminalYet(Exception):
     """The event says the approval step ended, but SSM's reads do not show it yet (an event
     may arrive before the reads are consistent:
     docs/aws-behaviour.md#undocumented-read-after-event). Retryable: Lambda retries the
-    asynchronous invocation, then the event waits in the dead-letter queue for a redrive (docs/aws-behaviour.md#lambda-async-invocation); the
-    sweep delivers the decision meanwhile anyway."""
+    asynchronous invocation, then the event waits in the dead-letter queue for a redrive
+    (docs/aws-behaviour.md#lambda-async-invocation); the sweep delivers the decision
+    meanwhile anyway."""
