@@ -171,9 +171,40 @@ def client_workflow(gate):
     task = json.loads(gate.outputs["approval_task_state"])
     task.update({"TimeoutSeconds": 3, "End": True})
     sfn = gate.client("stepfunctions")
-    role = gate.client("iam").create_role(
-        RoleName="release-pipeline", AssumeRolePolicyDocument="{}"
+    # Its role, as the README says: Step Functions may assume it, and it may invoke the
+    # start_approval alias (the local AWS evaluates both).
+    iam = gate.client("iam")
+    role = iam.create_role(
+        RoleName="release-pipeline",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "states.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
     )["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName="release-pipeline",
+        PolicyName="invoke-approval-gate",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "lambda:InvokeFunction",
+                        "Resource": gate.outputs["start_approval_alias_arn"],
+                    }
+                ],
+            }
+        ),
+    )
     arn = sfn.create_state_machine(
         name=CLIENT_STATE_MACHINE_NAME,
         definition=json.dumps({"StartAt": "RequestApproval", "States": {"RequestApproval": task}}),
