@@ -437,7 +437,6 @@ data "aws_iam_policy_document" "start_approval" {
     sid    = "WriteApprovalRecords"
     effect = "Allow"
     actions = [
-      "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
       "dynamodb:DeleteItem",
@@ -547,7 +546,9 @@ module "start_approval" {
 # receive_result: reads the decision and calls the waiting workflow back
 ################################################################################
 
-data "aws_iam_policy_document" "receive_result" {
+# What delivering a decision takes: receive_result's, and the sweep's, which delivers through
+# the same code.
+data "aws_iam_policy_document" "deliver_decisions" {
   statement {
     sid    = "ReadAutomationExecutions"
     effect = "Allow"
@@ -559,12 +560,12 @@ data "aws_iam_policy_document" "receive_result" {
   }
 
   statement {
-    # GetItem/UpdateItem for the approval records; PutItem/DeleteItem too for the
-    # Powertools idempotency records that share the table.
+    # UpdateItem for the approval records; PutItem/DeleteItem/UpdateItem for the Powertools
+    # idempotency records that share the table (a conflicting PutItem returns the existing
+    # record, so no GetItem).
     sid    = "UpdateApprovalRecords"
     effect = "Allow"
     actions = [
-      "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
       "dynamodb:DeleteItem",
@@ -580,6 +581,10 @@ data "aws_iam_policy_document" "receive_result" {
     actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
     resources = ["*"]
   }
+}
+
+data "aws_iam_policy_document" "receive_result" {
+  source_policy_documents = [data.aws_iam_policy_document.deliver_decisions.json]
 
   dynamic "statement" {
     # Writing to the encrypted dead-letter queue (sqs:SendMessage is granted by lambda_service).
@@ -714,8 +719,16 @@ resource "aws_lambda_permission" "events_invoke_receive_result" {
 ################################################################################
 
 data "aws_iam_policy_document" "sweep_approvals" {
-  # The delivery is receive_result's own, with the same rights.
-  source_policy_documents = [data.aws_iam_policy_document.receive_result.json]
+  # The delivery is receive_result's own; the sweep has no dead-letter queue.
+  source_policy_documents = [data.aws_iam_policy_document.deliver_decisions.json]
+
+  statement {
+    # Every listed record is read again from the table: the index may lag.
+    sid       = "ReadApprovalRecords"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
 
   statement {
     sid       = "ListPendingApprovals"
