@@ -88,32 +88,29 @@ def _through_gate(probe: Probe, scenario: str, approvers: list[str], quorum: int
     return execution_arn, automation_id
 
 
-def approval(probe: Probe) -> dict[str, Any]:
-    execution_arn, automation = _through_gate(probe, "approval", probe.sessions("a"))
-    signal = try_signal(probe, "a", automation, "Approve", "looks good")
+def _one_decision(
+    probe: Probe, name: str, approver: str, signal_type: str, comment: str, expected: str
+) -> dict[str, Any]:
+    """A workflow through the gate that one approver decides; the gate must deliver it."""
+    execution_arn, automation = _through_gate(probe, name, probe.sessions(approver))
+    signal = try_signal(probe, approver, automation, signal_type, comment)
     settled = snapshot(probe.gate, probe.gate.settled(automation))
     workflow = workflow_view(probe.gate.finished_workflow(execution_arn))
-    approved = (workflow.get("approval") or {}).get("decision") == "Approved"
+    delivered = (workflow.get("approval") or {}).get("decision") == expected
     return {
         "signal": signal,
         "settled": settled,
         "workflow": workflow,
-        "gate_check": _check("SUCCEEDED, decision Approved", workflow, approved),
+        "gate_check": _check(f"SUCCEEDED, decision {expected}", workflow, delivered),
     }
+
+
+def approval(probe: Probe) -> dict[str, Any]:
+    return _one_decision(probe, "approval", "a", "Approve", "looks good", "Approved")
 
 
 def rejection(probe: Probe) -> dict[str, Any]:
-    execution_arn, automation = _through_gate(probe, "rejection", probe.sessions("b"))
-    signal = try_signal(probe, "b", automation, "Reject", "not now")
-    settled = snapshot(probe.gate, probe.gate.settled(automation))
-    workflow = workflow_view(probe.gate.finished_workflow(execution_arn))
-    rejected = (workflow.get("approval") or {}).get("decision") == "Rejected"
-    return {
-        "signal": signal,
-        "settled": settled,
-        "workflow": workflow,
-        "gate_check": _check("SUCCEEDED, decision Rejected", workflow, rejected),
-    }
+    return _one_decision(probe, "rejection", "b", "Reject", "not now", "Rejected")
 
 
 def two_of_three_with_a_reject(probe: Probe) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 UNOBSERVED = "unobserved"
@@ -87,19 +88,15 @@ NOT_OBSERVABLE = {
     ),
 }
 
-# Step statuses an approval step shows before it ends (SSM's AutomationExecutionStatus enum).
+# Step statuses an approval step shows before it ends: the module's own list (the rule that
+# takes any terminal status is built from it).
 NOT_TERMINAL = frozenset(
-    {
-        "Pending",
-        "InProgress",
-        "Waiting",
-        "Cancelling",
-        "PendingApproval",
-        "Scheduled",
-        "RunbookInProgress",
-        "PendingChangeCalendarOverride",
-        "ChangeCalendarOverrideApproved",
-    }
+    json.loads(
+        (
+            Path(__file__).resolve().parents[2]
+            / "terraform/modules/approval_gate/templates/non_terminal_step_statuses.json"
+        ).read_text()
+    )
 )
 # What failed_step_outputs is about: statuses other than these.
 SUCCESS_LIKE = frozenset({"Success", "Approved", "CompletedWithSuccess"})

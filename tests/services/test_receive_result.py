@@ -8,6 +8,7 @@ import json
 import pytest
 
 import sandbox
+from approval_core.automations import NON_TERMINAL_STATUSES
 from receive_result.errors import MalformedEvent, StepNotTerminalYet, UnexpectedEvent
 
 
@@ -268,17 +269,7 @@ def test_an_event_of_another_document_is_refused(gate, receive_handler, context)
 
 # --- the undocumented SSM behaviours, as the local AWS plays them ---------------------------
 
-NON_TERMINAL = [
-    "Pending",
-    "InProgress",
-    "Waiting",
-    "Cancelling",
-    "PendingApproval",
-    "Scheduled",
-    "RunbookInProgress",
-    "PendingChangeCalendarOverride",
-    "ChangeCalendarOverrideApproved",
-]
+NON_TERMINAL = sorted(NON_TERMINAL_STATUSES)
 # Every value of every decision-related setting in at least one profile (the full product is
 # tests/services/test_decision_variants.py, against a model of SSM; these run the sandbox's).
 PROFILES = {

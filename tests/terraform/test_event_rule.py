@@ -14,6 +14,7 @@ import pytest
 from botocore.session import Session
 from moto.events.models import EventPattern
 
+from approval_core.automations import NON_TERMINAL_STATUSES
 from tests.terraform.helpers import TERRAFORM_DIR
 
 pytestmark = pytest.mark.terraform
@@ -21,17 +22,8 @@ pytestmark = pytest.mark.terraform
 MODULE = TERRAFORM_DIR / "modules" / "approval_gate"
 STATUSES_FILE = MODULE / "templates" / "non_terminal_step_statuses.json"
 DOCUMENT = "gate-approval"
-AGREED_NON_TERMINAL = {
-    "Pending",
-    "InProgress",
-    "Waiting",
-    "Cancelling",
-    "PendingApproval",
-    "Scheduled",
-    "RunbookInProgress",
-    "PendingChangeCalendarOverride",
-    "ChangeCalendarOverrideApproved",
-}
+# The services' one definition (approval_core): the module's list must be the same.
+AGREED_NON_TERMINAL = set(NON_TERMINAL_STATUSES)
 SSM_STATUSES = set(Session().get_service_model("ssm").shape_for("AutomationExecutionStatus").enum)
 # Documented (Success, Failed, TimedOut, Cancelled) and the variants of
 # undocumented-rejection-status / undocumented-approval-status.
