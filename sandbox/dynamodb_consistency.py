@@ -78,6 +78,8 @@ def _history(table: Table) -> History:
 def _record(table: Table, key: ItemKey, image: Item | None) -> None:
     if not table.global_indexes:
         return  # nothing reads this table eventually consistently
+    if not settings.gsi_lag_seconds:
+        return  # no lag: no past images to keep (nor copies of what the items hold)
     now = time.monotonic()
     with _lock:
         versions = _history(table).setdefault(key, [])

@@ -113,6 +113,7 @@ CASES: list[Case] = [
     Case("start_approval", "StartApprovalAutomation", APPROVAL),
     Case("start_approval", "StartApprovalAutomation", APPROVAL, "automation-execution"),
     Case("start_approval", "StartApprovalAutomation", APPROVAL, "document"),
+    Case("start_approval", "TagOwnAutomation", APPROVAL),
     Case("start_approval", "FindOwnAutomation", RETRIED_START),
     Case("start_approval", "ListAutomationsByTag", RETRIED_START),
     Case("start_approval", "CancelOwnAutomation", ENDED_WHILE_STARTING),
