@@ -10,6 +10,9 @@ VENV_PYTHON := $(VENV)/bin/python
 ARCH ?= x86_64
 SERVICE ?=
 PYTEST_ARGS ?=
+# Test files run in parallel, one whole file per worker (`--dist loadfile`): each worker has
+# its own local AWS (moto's state is process-wide) and its own Terraform runs.
+PYTEST_WORKERS ?= 2
 BURST_ARGS ?=
 EXAMPLE ?= aws
 SANDBOX_PORT ?= 5000
@@ -61,7 +64,7 @@ install-tools: $(TOOLS_VENV)/.installed node_modules/.installed ## Only the lint
 install: $(VENV)/.installed install-tools ## Create .venv, .venv-tools and node_modules with every tool and library, pinned
 
 test: install ## Run the tests (unit, sandbox, packaging)
-	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+	$(VENV_PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install ## Static checks: ruff, terraform fmt and validate, checkov, the state machine (asl-validator)
 	$(VENV)/bin/ruff check .

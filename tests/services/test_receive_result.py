@@ -116,6 +116,8 @@ def test_a_duplicated_event_gives_one_callback(gate, started, receive_handler, c
     again = receive_handler(event, context)
     assert first["callback"] == "DELIVERED"
     assert again == first  # answered from the idempotency store
+    # moto records the callback on the execution's own thread: wait for it to end first.
+    assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
     history = gate.sfn.get_execution_history(executionArn=workflow.execution_arn)["events"]
     assert [e["type"] for e in history].count("TaskSucceeded") == 1
 
