@@ -1,6 +1,6 @@
 """IAM in the local AWS: every request and every service's call authorised as AWS would.
 
-- ``install()``: the check on every request moto receives (``sandbox.iam.enforcement``).
+- ``install()``: the check on every request moto receives (``sandbox.iam.requests``).
 - ``iam_settings.enforce``: on in ``LocalAws`` (and so ``make sandbox``, ``make demo``, the
   integration tests), off in-process unless a test turns it on.
 - ``admin``: the deployer's key (``admin.ACCESS_KEY``/``admin.SECRET_KEY``).
@@ -10,20 +10,17 @@
 """
 
 from sandbox.iam import admin
-from sandbox.iam.enforcement import (
-    AccessDenied,
+from sandbox.iam.enforcement import AccessDenied, clear_denials, denials, iam_settings
+from sandbox.iam.policies import Caller
+from sandbox.iam.requests import install
+from sandbox.iam.service_calls import (
     assume_role_as_service,
     authorize,
     authorize_send,
-    clear_denials,
-    denials,
-    iam_settings,
-    install,
     role_session,
     service_caller,
     session_credentials,
 )
-from sandbox.iam.policies import Caller
 
 __all__ = [
     "AccessDenied",
