@@ -401,19 +401,26 @@ def a_retried_start_that_ssm_refuses(run: Run) -> None:
         {"sandbox": {"client_token_reuse": "idempotent_parameter_mismatch"}},
     )
     try:
-        gate.aws.api(
-            "/moto-api/sandbox/faults",
-            {
-                "service": "dynamodb",
-                "operation": "UpdateItem",
-                "error_code": "ResourceNotFoundException",
-                "times": 1,
-            },
-        )
-        try:
-            first = _invoke_start_approval(gate, payload)
-        finally:
-            gate.aws.api("/moto-api/sandbox/faults", method="DELETE")
+        # The fault fails the next UpdateItem of any caller: a late delivery of an earlier
+        # scenario may take it first. Then this start succeeded, and a new one tries again.
+        for attempt in range(3):
+            if attempt:
+                payload = _start_payload(gate, f"least privilege: a retried start ({attempt})")
+            gate.aws.api(
+                "/moto-api/sandbox/faults",
+                {
+                    "service": "dynamodb",
+                    "operation": "UpdateItem",
+                    "error_code": "ResourceNotFoundException",
+                    "times": 1,
+                },
+            )
+            try:
+                first = _invoke_start_approval(gate, payload)
+            finally:
+                gate.aws.api("/moto-api/sandbox/faults", method="DELETE")
+            if first["error"] is not None:
+                break
         run.check(
             first["error"] is not None,
             f"the first attempt should fail to record its automation: {first}",
