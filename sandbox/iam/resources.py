@@ -28,7 +28,8 @@ _ALIASES: dict[str, dict[str, str]] = {
     "events": {"name": "RuleName", "rule": "RuleName"},
     "states": {"name": "StateMachineName"},
     "sqs": {"queueurl": "QueueName"},
-    "kms": {"keyid": "KeyId"},
+    "kms": {"keyid": "KeyId", "aliasname": "Alias"},
+    "sns": {"name": "TopicName"},
 }
 # Placeholders for the id of the resource the action creates.
 _NEW_RESOURCE = {
@@ -54,6 +55,8 @@ def _template_regex(template: str) -> re.Pattern[str]:
 def _normalise(prefix: str, name: str, value: str) -> str:
     if prefix == "sqs" and name == "QueueName" and "/" in value:
         return value.rstrip("/").rsplit("/", 1)[-1]  # a QueueUrl
+    if prefix == "kms" and name == "Alias":
+        return value.removeprefix("alias/")
     if prefix == "events" and name == "EventBusName" and value.startswith("arn:"):
         return value.rsplit("/", 1)[-1]
     return value
@@ -146,12 +149,11 @@ def resources_of(
         # the index ARN alone allows it (docs/aws-behaviour.md#iam-service-authorization).
         required = [item for item in types if item.name == "index"] or required
     built = [arn for item in required if (arn := _fill(item, prefix, action, values, context))]
-    if not built:
+    if not built:  # no required type: the first optional one the request names
         optional = [item for item in types if not item.required]
-        built = [
-            arn for item in optional[:1] if (arn := _fill(item, prefix, action, values, context))
-        ]
+        named = (_fill(item, prefix, action, values, context) for item in optional)
+        built = [arn for arn in named if arn][:1]
     if not built:
-        _log.warning("IAM: no resource ARN could be built for %s from %s", action, sorted(values))
+        _log.info("IAM: no resource ARN could be built for %s from %s", action, sorted(values))
         return ["*"]
     return list(dict.fromkeys(built))

@@ -173,6 +173,14 @@ def test_the_resources_of_a_request_are_built_from_its_parameters():
         "dynamodb:Query", {"TableName": "t", "IndexName": "pending"}, "/", **where
     ) == [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t/index/pending"]
     assert resources_of("states:SendTaskSuccess", {"taskToken": "x"}, "/", **where) == ["*"]
+    # Without a required type: the optional type the request names.
+    log_group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/f"
+    assert resources_of("logs:ListTagsForResource", {"resourceArn": log_group}, "/", **where) == [
+        log_group
+    ]
+    assert resources_of("kms:DeleteAlias", {"AliasName": "alias/gate"}, "/", **where) == [
+        f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/gate"
+    ]
 
 
 # --- AWS's evaluation logic over moto's IAM ----------------------------------------------------
