@@ -635,8 +635,10 @@ class _Worker:
         process = self.process
         if process is None:
             return
-        with contextlib.suppress(OSError):
-            self._control_in.close()
+        # A worker killed while it starts may not have its control pipe yet.
+        if self._control_in is not None:
+            with contextlib.suppress(OSError):
+                self._control_in.close()
         if process.poll() is None:
             with contextlib.suppress(OSError):
                 process.kill()
