@@ -388,39 +388,45 @@ def _start_payload(gate: LocalGate, message: str) -> dict[str, Any]:
     }
 
 
+def _start_whose_record_update_fails(
+    gate: LocalGate, message: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """start_approval invoked while the next DynamoDB UpdateItem fails: (payload, answer).
+    The fault fails the next UpdateItem of any caller: a late delivery of an earlier scenario
+    may take it first. Then this start succeeded, and a new one tries again."""
+    for attempt in range(3):
+        payload = _start_payload(gate, f"{message} ({attempt})" if attempt else message)
+        gate.aws.api(
+            "/moto-api/sandbox/faults",
+            {
+                "service": "dynamodb",
+                "operation": "UpdateItem",
+                "error_code": "ResourceNotFoundException",
+                "times": 1,
+            },
+        )
+        try:
+            first = _invoke_start_approval(gate, payload)
+        finally:
+            gate.aws.api("/moto-api/sandbox/faults", method="DELETE")
+        if first["error"] is not None:
+            break
+    return payload, first
+
+
 def a_retried_start_that_ssm_refuses(run: Run) -> None:
     """start_approval started the automation, then failed to record it; SSM answers the
     retry's reused ClientToken with IdempotentParameterMismatch (one of the variants,
     docs/aws-behaviour.md#undocumented-client-token-reuse): the retry finds the automation
     by its tag and reuses it."""
     gate = run.gate
-    payload = _start_payload(gate, "least privilege: a retried start")
     previous = gate.aws.api("/moto-api/sandbox/settings", method="GET")["sandbox"]
     gate.aws.api(
         "/moto-api/sandbox/settings",
         {"sandbox": {"client_token_reuse": "idempotent_parameter_mismatch"}},
     )
     try:
-        # The fault fails the next UpdateItem of any caller: a late delivery of an earlier
-        # scenario may take it first. Then this start succeeded, and a new one tries again.
-        for attempt in range(3):
-            if attempt:
-                payload = _start_payload(gate, f"least privilege: a retried start ({attempt})")
-            gate.aws.api(
-                "/moto-api/sandbox/faults",
-                {
-                    "service": "dynamodb",
-                    "operation": "UpdateItem",
-                    "error_code": "ResourceNotFoundException",
-                    "times": 1,
-                },
-            )
-            try:
-                first = _invoke_start_approval(gate, payload)
-            finally:
-                gate.aws.api("/moto-api/sandbox/faults", method="DELETE")
-            if first["error"] is not None:
-                break
+        payload, first = _start_whose_record_update_fails(gate, "least privilege: a retried start")
         run.check(
             first["error"] is not None,
             f"the first attempt should fail to record its automation: {first}",
@@ -530,20 +536,9 @@ def a_failed_start_delivered_again(run: Run) -> None:
     gets the same invocation again: its idempotency record of the failed attempt must be
     gone, and the automation is reused (ClientToken)."""
     gate = run.gate
-    payload = _start_payload(gate, "least privilege: a failed start delivered again")
-    gate.aws.api(
-        "/moto-api/sandbox/faults",
-        {
-            "service": "dynamodb",
-            "operation": "UpdateItem",
-            "error_code": "ResourceNotFoundException",
-            "times": 1,
-        },
+    payload, first = _start_whose_record_update_fails(
+        gate, "least privilege: a failed start delivered again"
     )
-    try:
-        first = _invoke_start_approval(gate, payload)
-    finally:
-        gate.aws.api("/moto-api/sandbox/faults", method="DELETE")
     run.check(first["error"] is not None, f"the first attempt should fail: {first}")
     again = _invoke_start_approval(gate, payload)
     run.check(again["error"] is None, f"the same start again failed: {again['reply']}")
