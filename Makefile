@@ -20,7 +20,7 @@ TOOLS_VENV ?= .venv-tools
 # Root modules that `make lint` initializes (-backend=false) and validates.
 TF_ROOTS := terraform/examples/aws terraform/examples/local terraform/modules/approval_gate terraform/modules/lambda_service
 # The state machine definition, rendered by Terraform from the module's template (no init needed).
-ASL_FIXTURE := tests/terraform/fixtures/state_machine
+ASL_FIXTURE := tests/functional/terraform/fixtures/state_machine
 # Terraform with the repository's environment (scripts/terraform_env.py: provider mirror or
 # registry, plugin cache under .tfcli/); TERRAFORM_BIN as there.
 TF_SETUP = tf_env="$$($(VENV_PYTHON) scripts/terraform_env.py --print)"; eval "$$tf_env"; tf="$${TERRAFORM_BIN:-terraform}"

@@ -1,7 +1,7 @@
 """What IAM evaluation in the local AWS costs: `make demo` and the integration tests, timed
 with IAM on and with it off (SANDBOX_IAM=off), side by side.
 
-    .venv/bin/python bench/iam_cost.py [--runs 1] [--tests tests/integration] [--skip-tests]
+    .venv/bin/python bench/iam_cost.py [--runs 1] [--tests tests/e2e] [--skip-tests]
 
 Each measurement is a fresh process (python -m scripts.demo; python -m pytest <tests>), so
 Terraform, the local AWS and the functions start cold each time, as they do for a user. The
@@ -49,7 +49,7 @@ def measure(name: str, command: list[str], runs: int) -> tuple[str, list[float],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--tests", default="tests/integration")
+    parser.add_argument("--tests", default="tests/e2e")
     parser.add_argument("--skip-tests", action="store_true")
     args = parser.parse_args()
     python = sys.executable

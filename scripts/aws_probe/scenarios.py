@@ -281,7 +281,7 @@ def _wait_waiting(probe: Probe, automation: str) -> None:
 
 
 def _check(expected: str, seen: dict[str, Any], ok: bool) -> dict[str, Any]:
-    """One of tests/integration/test_approval_flow.py's assertions, on this account."""
+    """One of tests/e2e/test_approval_flow.py's assertions, on this account."""
     return {"expected": expected, "seen": seen, "ok": ok}
 
 

@@ -33,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def deployment() -> Preflight:
-    if "tests.aws_env" in sys.modules:
+    if "tests.support.aws_env" in sys.modules:
         pytest.skip(
             "the default suite runs with fake AWS credentials (tests/conftest.py): "
             "run `make test-aws` to drive the deployed aws example"

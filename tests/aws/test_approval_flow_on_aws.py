@@ -1,5 +1,5 @@
 """Whole approvals through the gate deployed on a real account (the `aws` example), with
-tests/integration/test_approval_flow.py's assertions: approve, reject, 2-of-3 with a reject,
+tests/e2e/test_approval_flow.py's assertions: approve, reject, 2-of-3 with a reject,
 a stranger refused, an expiry."""
 
 from __future__ import annotations

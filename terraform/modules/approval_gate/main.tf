@@ -644,7 +644,7 @@ module "receive_result" {
 locals {
   # Every status of an automation step that is not final (the botocore model's
   # AutomationExecutionStatus values that can still change; one file, also read by
-  # tests/terraform). The rule takes any OTHER status with `anything-but`
+  # tests/functional/terraform). The rule takes any OTHER status with `anything-but`
   # (docs/aws-behaviour.md#eventbridge-content-filtering), so a terminal status SSM does
   # not document for aws:approve (Rejected, Approved, CompletedWithSuccess,
   # CompletedWithFailure, ...) still reaches receive_result.
