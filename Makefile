@@ -25,7 +25,7 @@ ASL_FIXTURE := tests/functional/terraform/fixtures/state_machine
 # registry, plugin cache under .tfcli/); TERRAFORM_BIN as there.
 TF_SETUP = tf_env="$$($(VENV_PYTHON) scripts/terraform_env.py --print)"; eval "$$tf_env"; tf="$${TERRAFORM_BIN:-terraform}"
 
-.PHONY: help install install-tools test lint format package bench bench-burst demo sandbox sandbox-stop plan deploy redrive verify-aws test-aws destroy clean
+.PHONY: help install install-tools test test-unit lint format package bench bench-burst demo sandbox sandbox-stop plan deploy redrive verify-aws test-aws destroy clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -63,8 +63,11 @@ install-tools: $(TOOLS_VENV)/.installed node_modules/.installed ## Only the lint
 
 install: $(VENV)/.installed install-tools ## Create .venv, .venv-tools and node_modules with every tool and library, pinned
 
-test: install ## Run the tests (unit, sandbox, packaging)
+test: install ## Run every layer of tests: unit, functional (moto + local AWS), end to end (Terraform)
 	$(VENV_PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+test-unit: install ## Only the unit tests: no AWS, no local AWS, no Terraform (seconds)
+	$(VENV_PYTHON) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: install ## Static checks: ruff, terraform fmt and validate, checkov, the state machine (asl-validator)
 	$(VENV)/bin/ruff check .
@@ -101,7 +104,7 @@ bench: package ## Measure cold starts and zip sizes (docs/benchmarks.md)
 	$(VENV_PYTHON) bench/cold_start.py
 
 bench-burst: package ## 200 concurrent approvals through the local AWS (BURST_ARGS=, docs/benchmarks.md)
-	$(VENV_PYTHON) bench/burst.py $(BURST_ARGS)
+	$(VENV_PYTHON) -m bench.burst $(BURST_ARGS)
 
 demo: package ## The whole flow on this machine: local AWS, terraform apply, approve + reject, destroy
 	$(VENV_PYTHON) -m scripts.demo

@@ -1,0 +1,1 @@
+"""Benchmarks of the gate (docs/benchmarks.md); run from the repository's root."""
