@@ -43,6 +43,8 @@ BYTECODE_TAG = "cpython-" + RUNTIME_VERSION.replace(".", "")  # "cpython-312"
 LAMBDA_PYTHON_ENV = "LAMBDA_PYTHON"
 ARCHITECTURES = ("x86_64", "arm64")
 SCHEMA_VERSION = 1
+# A Lambda handler: a dotted module path, then the function (module.function).
+HANDLER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 MANIFEST_NAME = "manifest.json"
 # Where the inputs' fingerprint of each built zip is kept, beside the zips. Not in the zip
 # itself, so a change to this script alone that gives the same zip leaves its sha256 alone.
@@ -185,12 +187,18 @@ NO_BYTECODE_WARNING = (
 class Service:
     name: str
     version: str
-    handler: str
+    # The functions deployed from this zip: {function name: handler (module.attribute)}.
+    functions: dict[str, str]
     libs: tuple[str, ...]
     root: Path  # the repository root
     # Folders of the third-party packages left out of the zip: parts the service never
     # imports (for example Powertools' event handlers), kept out for size.
     exclude: tuple[str, ...] = ()
+
+    @property
+    def handler(self) -> str:
+        """The handler of the function named like the service (the manifest's `handler`)."""
+        return self.functions[self.name]
 
     @property
     def zip_name(self) -> str:
@@ -213,7 +221,7 @@ def load_service(root: Path, name: str) -> Service:
         return Service(
             name=name,
             version=data["project"]["version"],
-            handler=gate["handler"],
+            functions=read_functions(gate["functions"], name, pyproject),
             libs=tuple(gate.get("libs", [])),
             root=root,
             exclude=tuple(gate.get("exclude", [])),
@@ -222,6 +230,23 @@ def load_service(root: Path, name: str) -> Service:
         raise BuildError(f"cannot read {pyproject}: {error}") from error
     except KeyError as error:
         raise BuildError(f"{pyproject} lacks {error}") from error
+
+
+def read_functions(table: object, name: str, pyproject: Path) -> dict[str, str]:
+    """[tool.approval-gate.functions]: function name -> handler, one of them named like the
+    service."""
+    where = f"{pyproject} [tool.approval-gate.functions]"
+    if not isinstance(table, dict) or not table:
+        raise BuildError(f'{where}: declare each function as <function> = "<handler>"')
+    for function, handler in table.items():
+        if not isinstance(handler, str) or not HANDLER.fullmatch(handler):
+            raise BuildError(
+                f"{where}: {function} = {handler!r} is not a handler (module.function, such "
+                f"as {name}.handlers.{function}.lambda_handler)"
+            )
+    if name not in table:
+        raise BuildError(f"{where}: no function named like the service ({name})")
+    return dict(sorted(table.items()))
 
 
 def discover_services(root: Path) -> list[str]:
@@ -354,10 +379,15 @@ def check_bytecode(files: dict, with_bytecode: bool) -> None:
         raise BuildError(f"byte code that is not the runtime's, beside its source: {stray[:5]}")
 
 
-def check_handler(service: Service, files: dict) -> None:
-    module = service.handler.rpartition(".")[0].replace(".", "/")
-    if f"{module}.py" not in files and f"{module}/__init__.py" not in files:
-        raise BuildError(f"handler {service.handler}: no {module}.py in the sources")
+def check_handlers(service: Service, files: dict) -> None:
+    """Each function's handler module is in the sources (its attribute is not checked: that
+    would mean importing the service)."""
+    for function, handler in service.functions.items():
+        module = handler.rpartition(".")[0].replace(".", "/")
+        if f"{module}.py" not in files and f"{module}/__init__.py" not in files:
+            raise BuildError(
+                f"function {function}: handler {handler}: no {module}.py in the sources"
+            )
 
 
 def install_locked(service: Service, target: Path) -> dict:
@@ -481,6 +511,7 @@ def manifest_entry(
         "version": service.version,
         "zip": zip_path.name,
         "handler": service.handler,
+        "functions": service.functions,
         "sha256": digest.hex(),
         "source_code_hash": base64.b64encode(digest).decode("ascii"),
         "size": zip_path.stat().st_size,
@@ -506,7 +537,7 @@ def package_service(
     """
     sources = collect_sources(service)
     check_pure(sources, "the sources")
-    check_handler(service, sources)
+    check_handlers(service, sources)
     inputs = fingerprint(service, sources, architecture, epoch, interpreter)
     zip_path = dist / service.zip_name
     state_path = dist / FINGERPRINTS_DIR / f"{service.name}.json"

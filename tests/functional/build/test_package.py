@@ -118,9 +118,11 @@ def make_repo(dest: Path) -> Path:
         source = dest / "services" / name / "src" / name
         source.mkdir(parents=True, exist_ok=True)
         (source / "__init__.py").touch()
-        handler = source / "handler.py"
-        if not handler.exists():
-            handler.write_text("def lambda_handler(event, context):\n    return event\n")
+        for handler in functions_of(dest, name).values():
+            module = source.parent / module_file(handler)
+            if not module.exists():
+                module.parent.mkdir(parents=True, exist_ok=True)
+                module.write_text("def lambda_handler(event, context):\n    return event\n")
     core = dest / "libs" / "approval_core" / "src" / "approval_core"
     core.mkdir(parents=True, exist_ok=True)
     (core / "__init__.py").touch()
@@ -134,6 +136,22 @@ def make_repo(dest: Path) -> Path:
         (sources / name).parent.mkdir(exist_ok=True)
         (sources / name).write_bytes(HOST_BYTECODE_DATA)
     return dest
+
+
+def functions_of(root: Path, name: str) -> dict[str, str]:
+    """[tool.approval-gate.functions] of a service in the checkout `root`."""
+    pyproject = root / "services" / name / "pyproject.toml"
+    return tomllib.loads(pyproject.read_text())["tool"]["approval-gate"]["functions"]
+
+
+def module_file(handler: str) -> str:
+    """The file of a handler's module, as named in the zip (and under the service's src/)."""
+    return handler.rpartition(".")[0].replace(".", "/") + ".py"
+
+
+def handler_file(name: str) -> str:
+    """The file of the handler of the function named like the service."""
+    return module_file(functions_of(REPO, name)[name])
 
 
 def service_version(root: Path, name: str) -> str:
@@ -241,7 +259,8 @@ def test_manifest_describes_the_zips(repo, built, bytecode, request):
         assert entry == {
             "version": version,
             "zip": f"{name}-{version}.zip",
-            "handler": pyproject["tool"]["approval-gate"]["handler"],
+            "handler": pyproject["tool"]["approval-gate"]["functions"][name],
+            "functions": pyproject["tool"]["approval-gate"]["functions"],
             "sha256": digest.hex(),
             "source_code_hash": base64.b64encode(digest).decode(),
             "size": len(data),
@@ -292,7 +311,8 @@ def test_zip_holds_the_service_its_libs_and_the_locked_packages(repo, dist, name
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 shipped = contents[f"{package_name}/{path.relative_to(folder).as_posix()}"]
                 assert shipped == path.read_bytes()
-    assert f"{name}/handler.py" in contents
+    for handler in functions_of(repo, name).values():
+        assert module_file(handler) in contents
     assert set(THIRD_PARTY) <= contents.keys()
     assert not [n for n in contents if n.startswith(RUNTIME_PROVIDED) or n.startswith("bin/")]
 
@@ -316,7 +336,7 @@ def test_every_module_ships_unchecked_hash_bytecode_of_its_source(dist, name):
     with zipfile.ZipFile(path) as archive:
         contents = {info.filename: archive.read(info) for info in archive.infolist()}
     sources = sorted(n for n in contents if n.endswith(".py"))
-    assert len(sources) > 100 and f"{name}/handler.py" in sources
+    assert len(sources) > 100 and handler_file(name) in sources
     assert "typing_extensions.py" in sources  # top-level modules too
     result = subprocess.run(
         [RUNTIME_PYTHON.path, "-I", "-c", INSPECT_ZIP, str(path)],
@@ -419,7 +439,7 @@ def test_unchanged_services_are_skipped_and_a_change_rebuilds_only_that_one(repo
     assert [status_of(result.stdout, name) for name in SERVICES] == ["unchanged"] * 2
     assert {name: zip_path(out, name).stat().st_mtime_ns for name in SERVICES} == mtimes
 
-    handler = checkout / "services" / "start_approval" / "src" / "start_approval" / "handler.py"
+    handler = checkout / "services" / "start_approval" / "src" / handler_file("start_approval")
     handler.write_text(handler.read_text() + "\n# changed\n")
     result = run_package(checkout, out)
     assert result.returncode == 0, result.stderr
@@ -434,7 +454,7 @@ def test_unchanged_services_are_skipped_and_a_change_rebuilds_only_that_one(repo
         != (read_manifest(dist)["services"]["start_approval"]["sha256"])
     )
     with zipfile.ZipFile(io.BytesIO(new_zip)) as archive:
-        assert archive.read("start_approval/handler.py").endswith(b"# changed\n")
+        assert archive.read(handler_file("start_approval")).endswith(b"# changed\n")
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -458,6 +478,39 @@ def test_an_exclude_that_matches_nothing_fails_and_says_what_to_remove(repo, tmp
     result = run_package(checkout, tmp_path / "dist", "--service", "start_approval")
     assert result.returncode == 1
     assert "'no_such_package/part'" in result.stderr and "remove it" in result.stderr
+
+
+def test_a_function_whose_handler_module_is_missing_fails_the_build_naming_it(repo, tmp_path):
+    checkout = shutil.copytree(repo, tmp_path / "checkout")
+    pyproject = checkout / "services" / "receive_result" / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + 'forgotten = "receive_result.handlers.forgotten.lambda_handler"\n'
+    )
+    result = run_package(checkout, tmp_path / "dist", "--service", "receive_result")
+    assert result.returncode == 1
+    assert "function forgotten" in result.stderr
+    assert "no receive_result/handlers/forgotten.py in the sources" in result.stderr
+    assert not list((tmp_path / "dist").glob("*.zip"))
+
+
+@pytest.mark.parametrize(
+    ("functions", "problem"),
+    [
+        ('other = "start_approval.handlers.start_approval.lambda_handler"', "like the service"),
+        ('start_approval = "start_approval"', "is not a handler"),
+    ],
+)
+def test_the_functions_table_needs_the_services_own_function_and_real_handlers(
+    repo, tmp_path, functions, problem
+):
+    checkout = shutil.copytree(repo, tmp_path / "checkout")
+    pyproject = checkout / "services" / "start_approval" / "pyproject.toml"
+    text = pyproject.read_text()
+    table = text[text.index("[tool.approval-gate.functions]") :]
+    pyproject.write_text(text.replace(table, f"[tool.approval-gate.functions]\n{functions}\n"))
+    result = run_package(checkout, tmp_path / "dist", "--service", "start_approval")
+    assert result.returncode == 1
+    assert "[tool.approval-gate.functions]" in result.stderr and problem in result.stderr
     assert not list((tmp_path / "dist").glob("*.zip"))
 
 

@@ -1,4 +1,5 @@
-"""SSM Automation behind a small adapter: reads what an approval step says."""
+"""SSM Automation behind a small adapter: reads what an approval's automation says (its
+approve step, or the status of many at once), and cancels one nobody waits for any more."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from receive_result.models import APPROVE_ACTION, ApprovalStep, ApproverDecision
 _FILTER_VALUES_LIMIT = 10
 
 
-class ApprovalAutomation:
+class AutomationSupervisor:
     """`client` is a boto3 SSM client."""
 
     def __init__(self, client: Any):

@@ -1,5 +1,6 @@
 """Errors that make the delivery fail, so EventBridge/Lambda retry it or send it to the
-dead-letter queue, where an operator sees it."""
+dead-letter queue, where an operator sees it. (An incomplete environment raises
+approval_core.environment.ConfigurationError.)"""
 
 
 class MalformedEvent(Exception):
@@ -10,10 +11,6 @@ class MalformedEvent(Exception):
 class UnexpectedEvent(Exception):
     """A well-formed event this function must not handle (another document, another
     action): the EventBridge rule's pattern is wrong."""
-
-
-class ConfigurationError(Exception):
-    """The function's environment is incomplete."""
 
 
 class StepNotTerminalYet(Exception):

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from receive_result.errors import ConfigurationError
+from approval_core.environment import Environment
 
 # How long the sweep lets SSM keep an approval's automation queued before it gives up.
 DEFAULT_MAX_QUEUED_SECONDS = 3600
@@ -23,32 +23,11 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        missing = [
-            n for n in ("APPROVALS_TABLE_NAME", "APPROVAL_DOCUMENT_NAME") if not environ.get(n)
-        ]
-        if missing:
-            raise ConfigurationError(
-                f"{', '.join(missing)} (function environment) not set: deploy the function "
-                "with the approval_gate Terraform module, or set it by hand."
-            )
+        environment = Environment(environ)
         return cls(
-            table_name=environ["APPROVALS_TABLE_NAME"],
-            document_name=environ["APPROVAL_DOCUMENT_NAME"],
-            max_queued_seconds=_seconds(environ, "MAX_QUEUED_SECONDS", DEFAULT_MAX_QUEUED_SECONDS),
+            table_name=environment.required("APPROVALS_TABLE_NAME"),
+            document_name=environment.required("APPROVAL_DOCUMENT_NAME"),
+            max_queued_seconds=environment.seconds(
+                "MAX_QUEUED_SECONDS", DEFAULT_MAX_QUEUED_SECONDS, zero_means="disables giving up"
+            ),
         )
-
-
-def _seconds(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ConfigurationError(
-            f"{name} (function environment) is {raw!r}: set a whole number of seconds, "
-            f"0 or more (0 disables; default {default})."
-        )
-    return value

@@ -1,5 +1,6 @@
-"""SSM Automation behind a small adapter: starts the approval document, and finds the
-automation an earlier attempt started when SSM refuses to say (IdempotentParameterMismatch)."""
+"""SSM Automation behind a small adapter: starts the approval document, finds the automation
+an earlier attempt started when SSM refuses to say (IdempotentParameterMismatch), and cancels
+one whose workflow ended while it started."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
-class ApprovalAutomation:
+class AutomationLauncher:
     """`client` is a boto3 SSM client."""
 
     def __init__(self, client: Any, settings: Settings):

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from approval_core.environment import ConfigurationError, Environment
 from start_approval.errors import InvalidApprovalRequest
 
 DEFAULT_TIMEOUT_SECONDS = 604800  # aws:approve's own default: 7 days
@@ -26,41 +27,29 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        def required(name: str) -> str:
-            value = environ.get(name, "").strip()
-            if not value:
-                raise InvalidApprovalRequest(
-                    f"{name} (function environment) is not set: deploy the function with "
-                    "the approval_gate Terraform module, or set it by hand."
-                )
-            return value
+        try:
+            return cls._read(Environment(environ))
+        except ConfigurationError as error:
+            # A workflow Catches a misconfigured start as it does a bad request: one error
+            # name, InvalidApprovalRequest (docs/contracts.md).
+            raise InvalidApprovalRequest(str(error)) from None
 
-        def whole_number(name: str, default: int) -> int:
-            raw = environ.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                value = 0
-            if value < 1:
-                raise InvalidApprovalRequest(
-                    f"{name} (function environment) is {raw!r}: set it to a whole number of 1 "
-                    "or more."
-                )
-            return value
-
-        approvers = environ.get("DEFAULT_APPROVERS", "")
+    @classmethod
+    def _read(cls, environment: Environment) -> Settings:
         return cls(
-            table_name=required("APPROVALS_TABLE_NAME"),
-            document_name=required("APPROVAL_DOCUMENT_NAME"),
-            document_version=environ.get("APPROVAL_DOCUMENT_VERSION", "").strip() or "$DEFAULT",
-            notification_topic_arn=required("NOTIFICATION_TOPIC_ARN"),
-            automation_assume_role_arn=environ.get("AUTOMATION_ASSUME_ROLE_ARN", "").strip(),
-            default_approvers=tuple(a.strip() for a in approvers.split(",") if a.strip()),
-            default_min_required_approvals=whole_number("DEFAULT_MIN_REQUIRED_APPROVALS", 1),
-            approval_timeout_seconds=whole_number(
-                "APPROVAL_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS
+            table_name=environment.required("APPROVALS_TABLE_NAME"),
+            document_name=environment.required("APPROVAL_DOCUMENT_NAME"),
+            document_version=environment.optional("APPROVAL_DOCUMENT_VERSION", "$DEFAULT"),
+            notification_topic_arn=environment.required("NOTIFICATION_TOPIC_ARN"),
+            automation_assume_role_arn=environment.optional("AUTOMATION_ASSUME_ROLE_ARN"),
+            default_approvers=environment.comma_separated("DEFAULT_APPROVERS"),
+            default_min_required_approvals=environment.integer(
+                "DEFAULT_MIN_REQUIRED_APPROVALS", 1, minimum=1
             ),
-            record_retention_days=whole_number("RECORD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+            approval_timeout_seconds=environment.integer(
+                "APPROVAL_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS, minimum=1
+            ),
+            record_retention_days=environment.integer(
+                "RECORD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, minimum=1
+            ),
         )

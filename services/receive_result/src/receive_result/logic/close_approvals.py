@@ -1,6 +1,6 @@
-"""Closing the approvals of a workflow that ended: nobody is left waiting for them, so
-their automations are cancelled (the approvers' request is withdrawn) and their records
-closed."""
+"""The close_approvals function's logic: the approvals of a workflow that ended have nobody
+left waiting for them, so their automations are cancelled (the approvers' request is
+withdrawn) and their records closed."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from approval_core.clock import utc_now
 from approval_core.records import ApprovalRecords, ApprovalStatus, RecordNotPending
-from receive_result.automation import ApprovalAutomation
+from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.models import ClosedApprovals, WorkflowEndedEvent
 from receive_result.observability import logger, metrics
 
 
-class WorkflowCloser:
+class CloseApprovals:
     def __init__(
         self,
         records: ApprovalRecords,
-        automation: ApprovalAutomation,
+        automation: AutomationSupervisor,
         clock: Callable[[], datetime] = utc_now,
     ):
         self._records = records

@@ -1,5 +1,5 @@
-"""The logic of receive_result: read the decision from SSM, deliver it to the workflow
-exactly once."""
+"""The receive_result function's logic: read the decision from SSM, deliver it to the
+workflow exactly once. sweep_approvals delivers through it too."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from approval_core.records import (
     CallbackStatus,
     RecordNotPending,
 )
-from receive_result.automation import ApprovalAutomation
+from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.callbacks import CallbackRefused, WorkflowCallbacks
 from receive_result.errors import StepNotTerminalYet, UnexpectedEvent
 from receive_result.models import (
@@ -39,10 +39,10 @@ REREAD_DELAYS_SECONDS: tuple[float, ...] = (0.5, 1.5)
 _OUTCOMES = frozenset(outcome.value for outcome in Outcome)
 
 
-class ResultReceiver:
+class ReceiveResult:
     def __init__(
         self,
-        automation: ApprovalAutomation,
+        automation: AutomationSupervisor,
         records: ApprovalRecords,
         callbacks: WorkflowCallbacks,
         settings: Settings,

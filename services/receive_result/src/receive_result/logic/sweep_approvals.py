@@ -1,8 +1,8 @@
-"""The periodic sweep: SSM's events are best effort, so every interval the pending
-approvals whose automation has finished are delivered as their event would have been
-(docs/aws-behaviour.md#eventbridge-ssm-events). It also watches the automations SSM keeps
-queued past the account's concurrent-automation quota: they are counted, and one queued
-too long is cancelled and its workflow told (Approval.NotStarted)."""
+"""The sweep_approvals function's logic, run on a schedule: SSM's events are best effort,
+so every interval the pending approvals whose automation has finished are delivered as their
+event would have been (docs/aws-behaviour.md#eventbridge-ssm-events). It also watches the
+automations SSM keeps queued past the account's concurrent-automation quota: they are
+counted, and one queued too long is cancelled and its workflow told (Approval.NotStarted)."""
 
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from approval_core.automations import QUEUED_STATUS, is_terminal
 from approval_core.clock import utc_now
 from approval_core.records import ApprovalRecord, ApprovalRecords, ApprovalStatus, PendingApproval
-from receive_result.automation import ApprovalAutomation
+from receive_result.automation_supervisor import AutomationSupervisor
+from receive_result.logic.receive_result import ReceiveResult
 from receive_result.models import Decision, Delivery, Outcome, SweepReport
 from receive_result.observability import logger, metrics
-from receive_result.service import ResultReceiver
 
 # A delivery result that this sweep made itself (not one the idempotency store returned).
 _ANSWERED = ("DELIVERED", "REFUSED")
 
 
-class PendingSweep:
+class SweepApprovals:
     """`deliver` is the event path's own (idempotent) delivery, so a decision delivered
     both by its event and by the sweep reaches the workflow once.
 
@@ -39,8 +39,8 @@ class PendingSweep:
     def __init__(
         self,
         records: ApprovalRecords,
-        automation: ApprovalAutomation,
-        receiver: ResultReceiver,
+        automation: AutomationSupervisor,
+        receiver: ReceiveResult,
         deliver: Callable[[Decision], Delivery],
         max_queued_seconds: int,
         clock: Callable[[], datetime] = utc_now,

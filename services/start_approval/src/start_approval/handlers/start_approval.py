@@ -1,4 +1,5 @@
-"""Lambda entry point: observability, parse, start, reply. The logic is in service.py."""
+"""The start_approval function (a Step Functions task, waitForTaskToken): observability,
+parse, start, reply. Its logic: logic/start_approval.py."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from approval_core.clients import client
 from approval_core.idempotency import idempotent
 from approval_core.records import ApprovalRecords
-from start_approval.automation import ApprovalAutomation
+from start_approval.automation_launcher import AutomationLauncher
+from start_approval.logic.start_approval import StartApproval
 from start_approval.models import StartedApproval, TaskInvocation
 from start_approval.observability import logger, metrics, tracer
-from start_approval.service import ApprovalStarter
 from start_approval.settings import Settings
 from start_approval.validation import parse_invocation
 
@@ -31,13 +32,13 @@ _idempotency_config = IdempotencyConfig(expires_after_seconds=3600)
 @cache
 def _app() -> tuple[Settings, Callable[..., StartedApproval]]:
     settings = Settings.from_environment()
-    starter = ApprovalStarter(
+    logic = StartApproval(
         records=ApprovalRecords(_dynamodb, settings.table_name),
-        automation=ApprovalAutomation(_ssm, settings),
+        automation=AutomationLauncher(_ssm, settings),
         settings=settings,
     )
     start = idempotent(
-        starter.start,
+        logic.start,
         argument="invocation",
         result_type=StartedApproval,
         table_name=settings.table_name,

@@ -1,4 +1,4 @@
-"""The logic of start_approval: record the approval, then start its automation."""
+"""The start_approval function's logic: record the approval, then start its automation."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ from approval_core.records import (
     ApprovalStatus,
     RecordNotPending,
 )
-from start_approval.automation import ApprovalAutomation
+from start_approval.automation_launcher import AutomationLauncher
 from start_approval.errors import ApprovalAlreadyDecided
 from start_approval.models import StartedApproval, TaskInvocation
 from start_approval.observability import logger, metrics
 from start_approval.settings import Settings
 
 
-class ApprovalStarter:
+class StartApproval:
     def __init__(
         self,
         records: ApprovalRecords,
-        automation: ApprovalAutomation,
+        automation: AutomationLauncher,
         settings: Settings,
         clock: Callable[[], datetime] = utc_now,
     ):
@@ -35,7 +35,7 @@ class ApprovalStarter:
     def start(self, invocation: TaskInvocation) -> StartedApproval:
         """The record is written first, so the token is stored before any approver can
         decide. A retry reuses the automation: the record's id when it holds one, else the
-        ClientToken (or the automation's tag, ApprovalAutomation.start)."""
+        ClientToken (or the automation's tag, AutomationLauncher.start)."""
         now = self._clock()
         approval_id = invocation.approval_id
         requested_epoch = int(now.timestamp())
@@ -74,8 +74,8 @@ class ApprovalStarter:
                 approval_id, automation_execution_id, now.isoformat()
             )
             if updated.status is ApprovalStatus.CLOSED:
-                # The workflow ended between the record and the automation: the closing
-                # handler found no automation to cancel, so this start cancels its own.
+                # The workflow ended between the record and the automation: close_approvals
+                # found no automation to cancel, so this start cancels its own.
                 self._automation.cancel(automation_execution_id)
                 logger.warning(
                     "Workflow ended while its approval started: automation cancelled",

@@ -1,0 +1,68 @@
+"""The idempotent delivery that receive_result and sweep_approvals share, wired the same way
+in both: every delivery of one approval's decision (duplicate events, retries, other events
+of the same automation, the sweep's) shares one idempotency record, so the workflow is
+answered once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+from approval_core.idempotency import idempotent
+from approval_core.records import ApprovalRecords
+from receive_result.automation_supervisor import AutomationSupervisor
+from receive_result.callbacks import WorkflowCallbacks
+from receive_result.logic.receive_result import ReceiveResult
+from receive_result.models import Delivery
+from receive_result.settings import Settings
+
+# One prefix for both functions (their names differ): an event's delivery and the sweep's
+# of the same decision share one idempotency record. Persisted: never change it.
+KEY_PREFIX = "receive_result.deliver"
+
+
+def idempotency_config() -> IdempotencyConfig:
+    """Keyed by the approval id. Each function has its own (it registers its Lambda context
+    on it)."""
+    return IdempotencyConfig(event_key_jmespath="approval_id", expires_after_seconds=86400)
+
+
+@dataclass(frozen=True)
+class DeliveryParts:
+    records: ApprovalRecords
+    automation: AutomationSupervisor
+    receiver: ReceiveResult
+    # receiver.deliver, answered once per approval id: deliver(decision=..., via=...)
+    deliver: Callable[..., Delivery]
+
+
+def wire_delivery(
+    settings: Settings,
+    *,
+    ssm: Any,
+    dynamodb: Any,
+    stepfunctions: Any,
+    config: IdempotencyConfig,
+) -> DeliveryParts:
+    """The delivery's parts on the function's boto3 clients."""
+    records = ApprovalRecords(dynamodb, settings.table_name)
+    automation = AutomationSupervisor(ssm)
+    receiver = ReceiveResult(
+        automation=automation,
+        records=records,
+        callbacks=WorkflowCallbacks(stepfunctions),
+        settings=settings,
+    )
+    deliver = idempotent(
+        receiver.deliver,
+        argument="decision",
+        result_type=Delivery,
+        table_name=settings.table_name,
+        client=dynamodb,
+        config=config,
+        key_prefix=KEY_PREFIX,
+    )
+    return DeliveryParts(records, automation, receiver, deliver)

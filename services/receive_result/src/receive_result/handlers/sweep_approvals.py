@@ -1,0 +1,66 @@
+"""The sweep_approvals function (EventBridge schedule): decisions whose event was lost
+delivered, approvals SSM keeps queued counted (and given up past MAX_QUEUED_SECONDS). Its
+logic: logic/sweep_approvals.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from approval_core.clients import client
+from receive_result.delivery import DeliveryParts, idempotency_config, wire_delivery
+from receive_result.logic.sweep_approvals import SweepApprovals
+from receive_result.observability import logger, metrics, tracer
+from receive_result.settings import Settings
+
+# Created during initialisation, reused by every invocation of this environment.
+_ssm = client("ssm")
+_dynamodb = client("dynamodb")
+_stepfunctions = client("stepfunctions")
+_idempotency_config = idempotency_config()
+
+# Time kept back from a sweep for the last delivery to finish and the metrics to flush
+# (short, so that a short function timeout still sweeps; a delivery cut off by the timeout
+# is finished by the next sweep).
+_SWEEP_RESERVE_MS = 3_000
+
+
+@dataclass(frozen=True)
+class _App:
+    delivery: DeliveryParts  # receive_result's own delivery: a decision is delivered once
+    sweep: SweepApprovals
+
+
+@cache
+def _app() -> _App:
+    settings = Settings.from_environment()
+    delivery = wire_delivery(
+        settings,
+        ssm=_ssm,
+        dynamodb=_dynamodb,
+        stepfunctions=_stepfunctions,
+        config=_idempotency_config,
+    )
+    sweep = SweepApprovals(
+        delivery.records,
+        delivery.automation,
+        delivery.receiver,
+        lambda decision: delivery.deliver(decision=decision, via="sweep"),
+        max_queued_seconds=settings.max_queued_seconds,
+    )
+    return _App(delivery, sweep)
+
+
+@logger.inject_lambda_context(log_event=True)  # a scheduled event carries nothing secret
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Any event starts a sweep (the schedule's, or an operator's `{}`)."""
+    _idempotency_config.register_lambda_context(context)
+    report = _app().sweep.run(
+        has_time=lambda: context.get_remaining_time_in_millis() > _SWEEP_RESERVE_MS
+    )
+    return report.to_dict()
