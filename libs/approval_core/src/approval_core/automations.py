@@ -5,9 +5,12 @@ while its approval waits, or when SSM kept the automation queued too long)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
+    from mypy_boto3_ssm import SSMClient
 
 # Statuses of an automation or of one of its steps after which more is still to come. Every
 # other status is final: which final status an aws:approve step (and its automation) ends in
@@ -45,12 +48,11 @@ def is_terminal(status: str | None) -> bool:
     return bool(status) and status not in NON_TERMINAL_STATUSES
 
 
-def cancel_automation(client: Any, automation_execution_id: str) -> bool:
+def cancel_automation(client: SSMClient, automation_execution_id: str) -> bool:
     """StopAutomationExecution (Type Cancel): the approvers' request is withdrawn (a queued
     automation never starts) and the automation ends Cancelled
     (docs/aws-behaviour.md#ssm-stop-automation). False when it had already ended; other
-    errors (throttling) propagate, so the caller is retried. `client` is a boto3 SSM
-    client."""
+    errors (throttling) propagate, so the caller is retried."""
     try:
         client.stop_automation_execution(
             AutomationExecutionId=automation_execution_id, Type="Cancel"

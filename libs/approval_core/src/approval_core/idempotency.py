@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -16,10 +16,16 @@ from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import 
 
 from approval_core.records import KEY_ATTRIBUTE, TTL_ATTRIBUTE
 
+if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
 
 
-def idempotency_store(table_name: str, client: Any = None) -> DynamoDBPersistenceLayer:
+def idempotency_store(
+    table_name: str, client: DynamoDBClient | None = None
+) -> DynamoDBPersistenceLayer:
     """Powertools' persistence layer on the records table (its keys never collide with
     the approval records')."""
     return DynamoDBPersistenceLayer(
@@ -31,22 +37,25 @@ def idempotency_store(table_name: str, client: Any = None) -> DynamoDBPersistenc
 
 
 def idempotent(
-    function: Callable[..., Result],
+    function: Callable[Parameters, Result],
     *,
     argument: str,
     result_type: type[Result],
     table_name: str,
-    client: Any,
+    client: DynamoDBClient,
     config: IdempotencyConfig,
     key_prefix: str,
-) -> Callable[..., Result]:
+) -> Callable[Parameters, Result]:
     """`function` answered once per distinct `argument` (a dataclass, passed by keyword);
     repeats get the stored `result_type` back. `key_prefix` names the idempotency records
     (Powertools' default is the function's name): functions that share it share them."""
-    return idempotent_function(
+    # Powertools types its decorator Any: it keeps the function's signature.
+    decorate: Callable[[Callable[Parameters, Result]], Callable[Parameters, Result]]
+    decorate = idempotent_function(
         data_keyword_argument=argument,
         key_prefix=key_prefix,
         persistence_store=idempotency_store(table_name, client),
         config=config,
         output_serializer=DataclassSerializer(model=result_type),
-    )(function)
+    )
+    return decorate(function)

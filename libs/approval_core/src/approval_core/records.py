@@ -19,12 +19,30 @@ including a delivery that stopped half-way, without reading a token.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
+    from typing import TypedDict, Unpack
+
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    # An item as the DynamoDB client reads and writes it: attribute name -> typed value.
+    Item = dict[str, AttributeValueTypeDef]
+
+    class _IndexQuery(TypedDict, total=False):
+        """A query of one of the table's indexes (Query's own parameters)."""
+
+        IndexName: str
+        KeyConditionExpression: str
+        ExpressionAttributeNames: Mapping[str, str]
+        ExpressionAttributeValues: Mapping[str, AttributeValueTypeDef]
+
 
 KEY_ATTRIBUTE = "pk"
 TTL_ATTRIBUTE = "expiration"
@@ -71,7 +89,7 @@ class ApprovalRecord:
     closed_reason: str | None = None
 
     @property
-    def key(self) -> dict[str, Any]:
+    def key(self) -> Item:
         return record_key(self.approval_id)
 
     @property
@@ -82,7 +100,7 @@ class ApprovalRecord:
             self.status is ApprovalStatus.DECIDED and self.callback is CallbackStatus.SENDING
         )
 
-    def to_item(self) -> dict[str, Any]:
+    def to_item(self) -> Item:
         values = {name: value for name, value in asdict(self).items() if value is not None}
         values[KEY_ATTRIBUTE] = _RECORD_PREFIX + self.approval_id
         if self.status is ApprovalStatus.PENDING:
@@ -90,7 +108,7 @@ class ApprovalRecord:
         return {name: _serializer.serialize(value) for name, value in values.items()}
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> ApprovalRecord:
+    def from_item(cls, item: Mapping[str, AttributeValueTypeDef]) -> ApprovalRecord:
         known = {f.name for f in fields(cls)}
         values = {
             name: _deserializer.deserialize(value) for name, value in item.items() if name in known
@@ -128,14 +146,14 @@ class CallbackAlreadyFinished(Exception):
         self.record = record
 
 
-def record_key(approval_id: str) -> dict[str, Any]:
+def record_key(approval_id: str) -> Item:
     return {KEY_ATTRIBUTE: {"S": _RECORD_PREFIX + approval_id}}
 
 
 class ApprovalRecords:
-    """Reads and writes approval records; `client` is a boto3 DynamoDB client."""
+    """Reads and writes approval records."""
 
-    def __init__(self, client: Any, table_name: str):
+    def __init__(self, client: DynamoDBClient, table_name: str):
         self._client = client
         self._table = table_name
 
@@ -239,7 +257,7 @@ class ApprovalRecords:
                 automation_execution_id=values.get("automation_execution_id"),
             )
 
-    def _query(self, **request: Any) -> Iterator[dict[str, Any]]:
+    def _query(self, **request: Unpack[_IndexQuery]) -> Iterator[Item]:
         paginator = self._client.get_paginator("query")
         for page in paginator.paginate(TableName=self._table, **request):
             yield from page.get("Items", [])
@@ -250,7 +268,7 @@ class ApprovalRecords:
         """SENDING -> DELIVERED or REFUSED, once: raises CallbackAlreadyFinished when another
         attempt finished it first (its result stands)."""
         expression = "SET callback = :callback, updated_at = :now"
-        values: dict[str, Any] = {":callback": callback.value, ":now": now}
+        values = {":callback": callback.value, ":now": now}
         if error:
             expression += ", callback_error = :error"
             values[":error"] = error
@@ -263,7 +281,7 @@ class ApprovalRecords:
         self,
         approval_id: str,
         expression: str,
-        values: dict[str, Any],
+        values: dict[str, str],
         require_status: ApprovalStatus | None = None,
         require_callback: CallbackStatus | None = None,
     ) -> ApprovalRecord:
@@ -291,7 +309,9 @@ class ApprovalRecords:
         except ClientError as error:
             if not _condition_failed(error):
                 raise
-            old = error.response.get("Item")
+            # ReturnValuesOnConditionCheckFailure puts the item in the error response, which
+            # botocore types with the errors' common fields only.
+            old = cast("Item | None", error.response.get("Item"))
             if require_status and old:
                 raise RecordNotPending(ApprovalRecord.from_item(old)) from None
             if require_callback and old:

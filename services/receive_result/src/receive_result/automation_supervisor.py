@@ -3,21 +3,24 @@ approve step, or the status of many at once), and cancels one nobody waits for a
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from approval_core.automations import cancel_automation
 from receive_result.models import APPROVE_ACTION, ApprovalStep, ApproverDecision
 
+if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_ssm.type_defs import StepExecutionTypeDef
+
 # DescribeAutomationExecutions takes at most 10 values per filter.
 _FILTER_VALUES_LIMIT = 10
 
 
 class AutomationSupervisor:
-    """`client` is a boto3 SSM client."""
-
-    def __init__(self, client: Any):
+    def __init__(self, client: SSMClient):
         self._client = client
 
     def read(self, automation_execution_id: str) -> ApprovalStep | None:
@@ -44,11 +47,11 @@ class AutomationSupervisor:
                 )["StepExecutions"]
             )
         step = step or {}
-        approval_ids = execution.get("Parameters", {}).get("ApprovalId") or [None]
+        approval_ids = execution.get("Parameters", {}).get("ApprovalId") or []
         approval_status = _step_output(step, "ApprovalStatus")
         return ApprovalStep(
             automation_execution_id=automation_execution_id,
-            approval_id=approval_ids[0],
+            approval_id=approval_ids[0] if approval_ids else None,
             # An automation that ended before its approve step ran (stopped while queued,
             # say) has no step: its own status stands in.
             step_status=step.get("StepStatus") or execution.get("AutomationExecutionStatus", ""),
@@ -81,14 +84,16 @@ class AutomationSupervisor:
         return cancel_automation(self._client, automation_execution_id)
 
 
-def _approve_step(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _approve_step(steps: Sequence[StepExecutionTypeDef]) -> StepExecutionTypeDef | None:
     return next((s for s in steps if s.get("Action") == APPROVE_ACTION), None)
 
 
-def _step_output(step: dict[str, Any], name: str) -> Any:
+def _step_output(step: StepExecutionTypeDef, name: str) -> object:
     """A step output, keyed by its name or by `<step name>.<name>` (SSM's own spelling of
-    step outputs elsewhere; docs/aws-behaviour.md#undocumented-approver-decisions)."""
-    outputs = step.get("Outputs")
+    step outputs elsewhere; docs/aws-behaviour.md#undocumented-approver-decisions). The
+    stubs promise lists of strings; what an aws:approve step writes there is not
+    documented, so the value is checked where it is used."""
+    outputs: object = step.get("Outputs")
     if not isinstance(outputs, dict):
         return None
     if name in outputs:
@@ -96,7 +101,7 @@ def _step_output(step: dict[str, Any], name: str) -> Any:
     return outputs.get(f"{step.get('StepName')}.{name}")
 
 
-def _first(value: Any) -> str | None:
+def _first(value: object) -> str | None:
     """An output's first value: outputs are lists of strings (a bare string is taken too)."""
     if isinstance(value, list):
         value = value[0] if value else None

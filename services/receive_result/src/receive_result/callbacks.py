@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
+    from mypy_boto3_stepfunctions import SFNClient
 
 # The workflow is gone (stopped, timed out, already answered): retrying cannot help.
 REFUSAL_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
@@ -18,24 +23,27 @@ class CallbackRefused(Exception):
 
 
 class WorkflowCallbacks:
-    """`client` is a boto3 Step Functions client. Errors other than a refusal propagate,
-    so the delivery is retried."""
+    """Errors other than a refusal propagate, so the delivery is retried."""
 
-    def __init__(self, client: Any):
+    def __init__(self, client: SFNClient):
         self._client = client
 
-    def succeed(self, task_token: str, output: dict[str, Any]) -> None:
-        self._call(self._client.send_task_success, taskToken=task_token, output=json.dumps(output))
+    def succeed(self, task_token: str, output: Mapping[str, object]) -> None:
+        with _refusal_raised():
+            self._client.send_task_success(taskToken=task_token, output=json.dumps(output))
 
     def fail(self, task_token: str, error: str, cause: str) -> None:
-        self._call(self._client.send_task_failure, taskToken=task_token, error=error, cause=cause)
+        with _refusal_raised():
+            self._client.send_task_failure(taskToken=task_token, error=error, cause=cause)
 
-    @staticmethod
-    def _call(operation: Any, **kwargs: Any) -> None:
-        try:
-            operation(**kwargs)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in REFUSAL_CODES:
-                raise CallbackRefused(code) from None
-            raise
+
+@contextmanager
+def _refusal_raised() -> Iterator[None]:
+    """A refusal (REFUSAL_CODES) raised as CallbackRefused; other errors as they are."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in REFUSAL_CODES:
+            raise CallbackRefused(code) from None
+        raise

@@ -5,9 +5,8 @@ answered once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
@@ -16,8 +15,13 @@ from approval_core.records import ApprovalRecords
 from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.callbacks import WorkflowCallbacks
 from receive_result.logic.receive_result import ReceiveResult
-from receive_result.models import Delivery
+from receive_result.models import Decision, Delivery
 from receive_result.settings import Settings
+
+if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 # One prefix for both functions (their names differ): an event's delivery and the sweep's
 # of the same decision share one idempotency record. Persisted: never change it.
@@ -30,21 +34,27 @@ def idempotency_config() -> IdempotencyConfig:
     return IdempotencyConfig(event_key_jmespath="approval_id", expires_after_seconds=86400)
 
 
+class Deliver(Protocol):
+    """ReceiveResult.deliver, answered once per approval id. Keyword arguments only: the
+    idempotency layer finds the decision by its name."""
+
+    def __call__(self, *, decision: Decision, via: str = ...) -> Delivery: ...
+
+
 @dataclass(frozen=True)
 class DeliveryParts:
     records: ApprovalRecords
     automation: AutomationSupervisor
     receiver: ReceiveResult
-    # receiver.deliver, answered once per approval id: deliver(decision=..., via=...)
-    deliver: Callable[..., Delivery]
+    deliver: Deliver
 
 
 def wire_delivery(
     settings: Settings,
     *,
-    ssm: Any,
-    dynamodb: Any,
-    stepfunctions: Any,
+    ssm: SSMClient,
+    dynamodb: DynamoDBClient,
+    stepfunctions: SFNClient,
     config: IdempotencyConfig,
 ) -> DeliveryParts:
     """The delivery's parts on the function's boto3 clients."""

@@ -87,7 +87,7 @@ class ApproverDecision:
     decided_at: str | None = None
 
     @classmethod
-    def parse(cls, raw: Any) -> ApproverDecision | None:
+    def parse(cls, raw: object) -> ApproverDecision | None:
         """One decision: a map, or a JSON string holding one; None for anything else."""
         raw = _json_value(raw)
         if not isinstance(raw, dict) or not raw.get("Approver"):
@@ -103,7 +103,7 @@ class ApproverDecision:
         )
 
     @classmethod
-    def parse_all(cls, output: Any) -> tuple[ApproverDecision, ...]:
+    def parse_all(cls, output: object) -> tuple[ApproverDecision, ...]:
         """The step's ApproverDecisions output, however SSM serialised the MapList
         (docs/aws-behaviour.md#undocumented-approver-decisions): a list of maps or of JSON
         strings each holding one map, or a list holding one JSON string that is an array of
@@ -119,7 +119,7 @@ class ApproverDecision:
     def is_decision(self) -> bool:
         return self.decision in ("Approve", "Reject")
 
-    def to_output(self) -> dict[str, Any]:
+    def to_output(self) -> dict[str, str | None]:
         return {
             "approver": self.approver,
             "decision": self.decision,
@@ -194,7 +194,7 @@ class Decision:
     def is_decided_by_approvers(self) -> bool:
         return self.outcome in (Outcome.APPROVED, Outcome.REJECTED)
 
-    def task_output(self) -> dict[str, Any]:
+    def task_output(self) -> dict[str, object]:
         """SendTaskSuccess output; `is_approved` as in the original stack."""
         return {
             "approval_id": self.approval_id,
@@ -244,7 +244,7 @@ class Delivery:
     detail: str | None = field(default=None)
     via: str = "event"  # the path that made this delivery: event or sweep
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | None]:
         return {
             "approval_id": self.approval_id,
             "outcome": self.outcome,
@@ -297,7 +297,7 @@ class ClosedApprovals:
     closed: tuple[str, ...] = ()
     cancelled_automations: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | list[str]]:
         return {
             "execution_arn": self.execution_arn,
             "status": self.status,
@@ -317,7 +317,7 @@ class SweepReport:
     queued: int = 0  # automations SSM keeps queued (Pending): nobody has been asked yet
     not_started: tuple[str, ...] = ()  # approval ids given up as Approval.NotStarted
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, int | list[str]]:
         return {
             "pending": self.pending,
             "finished": self.finished,
@@ -352,7 +352,7 @@ def _detail_strings(
     return values
 
 
-def _json_value(raw: Any) -> Any:
+def _json_value(raw: object) -> Any:
     """A string parsed as JSON (None when it is not JSON or nested too deeply to parse);
     anything else as it is."""
     if not isinstance(raw, str):

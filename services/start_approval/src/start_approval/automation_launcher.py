@@ -4,7 +4,7 @@ one whose workflow ended while it started."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -17,6 +17,10 @@ from start_approval.errors import (
 from start_approval.models import ApprovalRequest
 from start_approval.observability import logger, metrics
 from start_approval.settings import Settings
+
+if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_ssm.type_defs import DescribeAutomationExecutionsRequestTypeDef
 
 # One automation parameter holds at most 512 characters; the document joins Message and
 # Message2..Message8 into the aws:approve step's Message (at most 4096 characters).
@@ -65,9 +69,7 @@ def _error_code(error: ClientError) -> str:
 
 
 class AutomationLauncher:
-    """`client` is a boto3 SSM client."""
-
-    def __init__(self, client: Any, settings: Settings):
+    def __init__(self, client: SSMClient, settings: Settings):
         self._client = client
         self._settings = settings
 
@@ -141,7 +143,9 @@ class AutomationLauncher:
         """The id of the automation of this document tagged with this approval id whose
         ApprovalId parameter confirms it, or None."""
         tag_key = approval_tag_key(approval_id)
-        request: dict[str, Any] = {"Filters": [{"Key": "TagKey", "Values": [tag_key]}]}
+        request: DescribeAutomationExecutionsRequestTypeDef = {
+            "Filters": [{"Key": "TagKey", "Values": [tag_key]}]
+        }
         for _ in range(_LOOKUP_PAGES):
             page = self._client.describe_automation_executions(**request)
             for metadata in page.get("AutomationExecutionMetadataList", []):

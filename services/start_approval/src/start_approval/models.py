@@ -51,7 +51,7 @@ class StartedApproval:
     automation_execution_id: str
     created: bool
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str | bool]:
         return {
             "approval_id": self.approval_id,
             "automation_execution_id": self.automation_execution_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -28,11 +29,14 @@ _REQUEST_FIELDS = ("message", "confirmation_url", "confirmation_file", "approver
 
 @cache
 def payload_schema() -> dict[str, Any]:
-    return json.loads(resources.files(__package__).joinpath("payload.schema.json").read_text())
+    schema: dict[str, Any] = json.loads(
+        resources.files(__package__).joinpath("payload.schema.json").read_text()
+    )
+    return schema
 
 
 @cache
-def _validator():
+def _validator() -> Callable[[object], object]:
     return fastjsonschema.compile(payload_schema())
 
 
@@ -131,7 +135,8 @@ def _text_that_is_not_unicode(value: Any, path: str, depth: int = 0) -> str | No
 
 def _message(request: dict[str, Any]) -> str:
     if "message" in request:
-        return request["message"]
+        message: str = request["message"]  # the schema checked it is a string
+        return message
     if "confirmation_url" in request:
         # The schema bounds the URL (2048) and the file (1024): the message stays under 4096.
         return CONFIRMATION_MESSAGE.format(
@@ -144,12 +149,13 @@ def _message(request: dict[str, Any]) -> str:
 
 
 @cache
-def _approvers_validator():
+def _approvers_validator() -> Callable[[object], object]:
     return fastjsonschema.compile({"$schema": payload_schema()["$schema"], **_approvers_schema()})
 
 
 def _approvers_schema() -> dict[str, Any]:
-    return payload_schema()["properties"]["request"]["properties"]["approvers"]
+    schema: dict[str, Any] = payload_schema()["properties"]["request"]["properties"]["approvers"]
+    return schema
 
 
 def _check_default_approvers(approvers: tuple[str, ...]) -> None:
@@ -171,8 +177,9 @@ def _check_default_approvers(approvers: tuple[str, ...]) -> None:
 def _explain(error: fastjsonschema.JsonSchemaValueException) -> str:
     """'data.request.approvers must contain less than or equal to 10 items' becomes
     'request.approvers must contain ... items: <how to fix it, from the schema>'."""
-    field = error.name.removeprefix("data").lstrip(".") or "the payload"
-    problem = error.message.removeprefix(error.name).strip()
+    name = error.name or ""  # fastjsonschema's validators always name the value (data...)
+    field = name.removeprefix("data").lstrip(".") or "the payload"
+    problem = error.message.removeprefix(name).strip()
     if error.rule == "required":
         present = error.value if isinstance(error.value, dict) else {}
         missing = next(name for name in error.rule_definition if name not in present)
@@ -193,4 +200,5 @@ def _description_of(field: str) -> str:
     node: dict[str, Any] = payload_schema()
     for part in field.split("."):
         node = node.get("properties", {}).get(part, {})
-    return node.get("description", "")
+    description: str = node.get("description", "")
+    return description

@@ -3,9 +3,8 @@ parse, start, reply. Its logic: logic/start_approval.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,8 +28,15 @@ _dynamodb = client("dynamodb")
 _idempotency_config = IdempotencyConfig(expires_after_seconds=3600)
 
 
+class _Start(Protocol):
+    """StartApproval.start, answered once per invocation. Keyword arguments only: the
+    idempotency layer finds the invocation by its name."""
+
+    def __call__(self, *, invocation: TaskInvocation) -> StartedApproval: ...
+
+
 @cache
-def _app() -> tuple[Settings, Callable[..., StartedApproval]]:
+def _app() -> tuple[Settings, _Start]:
     settings = Settings.from_environment()
     logic = StartApproval(
         records=ApprovalRecords(_dynamodb, settings.table_name),
