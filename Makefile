@@ -73,6 +73,7 @@ lint: install ## Static checks: ruff, mypy (strict), terraform fmt and validate,
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV_PYTHON) scripts/module_readme.py --check terraform/modules/approval_gate terraform/modules/lambda_service
 	@$(TF_SETUP); \
 	echo "terraform fmt -check -recursive terraform $(ASL_FIXTURE)"; \
 	"$$tf" fmt -check -recursive -diff terraform $(ASL_FIXTURE) || \

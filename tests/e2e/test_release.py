@@ -67,7 +67,7 @@ def test_bumping_receive_result_changes_only_its_functions_and_aliases(local_aws
         # move to the new version together, and nothing else changes.
         changes = deployment.planned_changes()
         assert changes == {
-            f"module.approval_gate.module.{function}.aws_lambda_{kind}.this": ["update"]
+            f'module.approval_gate.module.functions["{function}"].aws_lambda_{kind}.this': ["update"]
             for function in ("receive_result", "sweep_approvals", "close_approvals")
             for kind in ("function", "alias")
         }

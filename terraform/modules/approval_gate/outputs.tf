@@ -43,62 +43,62 @@ output "approval_task_state" {
 
 output "start_approval_function_name" {
   description = "Name of the start_approval function."
-  value       = module.start_approval.function_name
+  value       = module.functions["start_approval"].function_name
 }
 
 output "start_approval_function_arn" {
   description = "ARN of the start_approval function."
-  value       = module.start_approval.function_arn
+  value       = module.functions["start_approval"].function_arn
 }
 
 output "start_approval_alias_arn" {
   description = "ARN of the start_approval alias (what a state machine invokes)."
-  value       = module.start_approval.alias_arn
+  value       = module.functions["start_approval"].alias_arn
 }
 
 output "start_approval_version" {
   description = "Service version and published Lambda version of start_approval."
-  value       = { service = module.start_approval.service_version, lambda = module.start_approval.function_version }
+  value       = { service = module.functions["start_approval"].service_version, lambda = module.functions["start_approval"].function_version }
 }
 
 output "start_approval_log_group_name" {
   description = "Log group of start_approval."
-  value       = module.start_approval.log_group_name
+  value       = module.functions["start_approval"].log_group_name
 }
 
 output "start_approval_role_arn" {
   description = "ARN of start_approval's IAM role."
-  value       = module.start_approval.role_arn
+  value       = module.functions["start_approval"].role_arn
 }
 
 output "receive_result_function_name" {
   description = "Name of the receive_result function."
-  value       = module.receive_result.function_name
+  value       = module.functions["receive_result"].function_name
 }
 
 output "receive_result_function_arn" {
   description = "ARN of the receive_result function."
-  value       = module.receive_result.function_arn
+  value       = module.functions["receive_result"].function_arn
 }
 
 output "receive_result_alias_arn" {
   description = "ARN of the receive_result alias (the event rule's target)."
-  value       = module.receive_result.alias_arn
+  value       = module.functions["receive_result"].alias_arn
 }
 
 output "receive_result_version" {
   description = "Service version and published Lambda version of receive_result."
-  value       = { service = module.receive_result.service_version, lambda = module.receive_result.function_version }
+  value       = { service = module.functions["receive_result"].service_version, lambda = module.functions["receive_result"].function_version }
 }
 
 output "receive_result_log_group_name" {
   description = "Log group of receive_result."
-  value       = module.receive_result.log_group_name
+  value       = module.functions["receive_result"].log_group_name
 }
 
 output "receive_result_role_arn" {
   description = "ARN of receive_result's IAM role."
-  value       = module.receive_result.role_arn
+  value       = module.functions["receive_result"].role_arn
 }
 
 ################################################################################
@@ -187,12 +187,12 @@ output "dead_letter_alarm_name" {
 
 output "sweep_function_name" {
   description = "Name of the sweep function (receive_result's code): delivers decisions whose SSM event was lost."
-  value       = module.sweep_approvals.function_name
+  value       = module.functions["sweep_approvals"].function_name
 }
 
 output "sweep_log_group_name" {
   description = "Log group of the sweep function."
-  value       = module.sweep_approvals.log_group_name
+  value       = module.functions["sweep_approvals"].log_group_name
 }
 
 output "sweep_rule_name" {
@@ -202,17 +202,17 @@ output "sweep_rule_name" {
 
 output "close_approvals_function_name" {
   description = "Name of the function (receive_result's code) that closes the approvals of ended workflows and cancels their automations."
-  value       = module.close_approvals.function_name
+  value       = module.functions["close_approvals"].function_name
 }
 
 output "close_approvals_alias_arn" {
   description = "ARN of the close_approvals alias (`make redrive` replays Step Functions events to it)."
-  value       = module.close_approvals.alias_arn
+  value       = module.functions["close_approvals"].alias_arn
 }
 
 output "close_approvals_log_group_name" {
   description = "Log group of the close_approvals function."
-  value       = module.close_approvals.log_group_name
+  value       = module.functions["close_approvals"].log_group_name
 }
 
 output "workflow_ended_rule_name" {

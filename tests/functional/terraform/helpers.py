@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[3]
 TERRAFORM_DIR = REPO / "terraform"
 MODULES = ("modules/approval_gate", "modules/lambda_service")
 EXAMPLES = ("examples/aws", "examples/local")
-STATE_MACHINE_FIXTURE = REPO / "tests" / "terraform" / "fixtures" / "state_machine"
+STATE_MACHINE_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "state_machine"
 
 TOOLS_VENV = REPO / ".venv-tools"
 CHECKOV = TOOLS_VENV / "bin" / "checkov"

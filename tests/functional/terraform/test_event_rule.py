@@ -44,7 +44,7 @@ def non_terminal() -> list[str]:
 
 
 def pattern() -> EventPattern:
-    """As main.tf's aws_cloudwatch_event_rule.approval_result builds it."""
+    """As events.tf's aws_cloudwatch_event_rule.approval_result builds it."""
     return EventPattern.load(
         json.dumps(
             {

@@ -116,7 +116,7 @@ run "defaults" {
     error_message = "No terminal status (documented or a variant) may be excluded by the rule."
   }
   assert {
-    condition     = module.sweep_approvals.function_name == "gate-sweep-approvals" && aws_cloudwatch_event_target.sweep.arn == module.sweep_approvals.alias_arn
+    condition     = module.functions["sweep_approvals"].function_name == "gate-sweep-approvals" && aws_cloudwatch_event_target.sweep_approvals.arn == module.functions["sweep_approvals"].alias_arn
     error_message = "The schedule runs the sweep function."
   }
   assert {
@@ -230,11 +230,11 @@ run "lifecycle" {
   }
 
   assert {
-    condition     = aws_cloudwatch_event_rule.sweep.schedule_expression == "rate(10 minutes)" && aws_cloudwatch_event_target.sweep.retry_policy[0].maximum_retry_attempts == 0
+    condition     = aws_cloudwatch_event_rule.sweep.schedule_expression == "rate(10 minutes)" && aws_cloudwatch_event_target.sweep_approvals.retry_policy[0].maximum_retry_attempts == 0
     error_message = "The sweep runs every sweep_interval_minutes; a missed one is made good by the next."
   }
   assert {
-    condition     = module.sweep_approvals.function_name == "gate-sweep-approvals" && module.close_approvals.function_name == "gate-close-approvals"
+    condition     = module.functions["sweep_approvals"].function_name == "gate-sweep-approvals" && module.functions["close_approvals"].function_name == "gate-close-approvals"
     error_message = "The lifecycle functions are named after the prefix."
   }
   assert {
@@ -275,7 +275,7 @@ run "queue_limit" {
   }
 
   assert {
-    condition     = local.sweep_environment.MAX_QUEUED_SECONDS == "600" && local.sweep_environment.APPROVALS_TABLE_NAME == "gate-approvals"
+    condition     = local.functions.sweep_approvals.environment.MAX_QUEUED_SECONDS == "600" && local.functions.sweep_approvals.environment.APPROVALS_TABLE_NAME == "gate-approvals"
     error_message = "max_queued_seconds reaches the sweep as MAX_QUEUED_SECONDS, beside receive_result's own settings."
   }
 }
@@ -284,7 +284,7 @@ run "queue_limit_by_default" {
   command = plan
 
   assert {
-    condition     = local.sweep_environment.MAX_QUEUED_SECONDS == "3600"
+    condition     = local.functions.sweep_approvals.environment.MAX_QUEUED_SECONDS == "3600"
     error_message = "A queued approval is cancelled after an hour by default."
   }
 }
@@ -297,7 +297,7 @@ run "queue_limit_disabled" {
   }
 
   assert {
-    condition     = local.sweep_environment.MAX_QUEUED_SECONDS == "0" && strcontains(aws_cloudwatch_metric_alarm.approvals_queued.alarm_description, "never cancelled")
+    condition     = local.functions.sweep_approvals.environment.MAX_QUEUED_SECONDS == "0" && strcontains(aws_cloudwatch_metric_alarm.approvals_queued.alarm_description, "never cancelled")
     error_message = "0 disables the cancellation; the alarm still watches the queue."
   }
 }

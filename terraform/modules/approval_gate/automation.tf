@@ -1,0 +1,118 @@
+################################################################################
+# SSM Automation document and the role it runs as
+################################################################################
+
+resource "aws_ssm_document" "approval" {
+  name            = local.document_name
+  document_type   = "Automation"
+  document_format = "YAML"
+  version_name    = var.document_version_name
+  content = templatefile("${path.module}/templates/approval_document.yaml.tftpl", {
+    timeout_seconds = var.approval_timeout_seconds
+  })
+  tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.min_required_approvals <= length(var.approvers)
+      error_message = "min_required_approvals (${var.min_required_approvals}) must not exceed the number of approvers (${length(var.approvers)})."
+    }
+  }
+}
+
+data "aws_iam_policy_document" "automation_assume" {
+  statement {
+    sid     = "SsmAutomationAssumes"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ssm.amazonaws.com"]
+    }
+
+    # Confused-deputy protection, as the Automation documentation recommends.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "automation" {
+  name                 = local.automation_role_name
+  description          = "Role the approval automation ${local.document_name} runs as (lets it wait longer than 12 hours and notify)."
+  assume_role_policy   = data.aws_iam_policy_document.automation_assume.json
+  permissions_boundary = var.role_permissions_boundary
+  tags                 = local.tags
+}
+
+data "aws_iam_policy_document" "automation" {
+  statement {
+    sid       = "NotifyApprovers"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notification.arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.kms_key_given ? [local.kms_key_arn] : []
+    content {
+      sid       = "UseTopicKey"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "automation" {
+  name   = "approval"
+  role   = aws_iam_role.automation.id
+  policy = data.aws_iam_policy_document.automation.json
+}
+
+# What an approver needs (output approver_policy_json): aws:approve names the approvers,
+# but IAM must still allow them to signal the automation and to read what they decide on
+# (docs/aws-behaviour.md#iam-approvers-need-permission). The module attaches it to nobody.
+data "aws_iam_policy_document" "approver" {
+  statement {
+    sid       = "ApproveOrRejectApprovalAutomations"
+    effect    = "Allow"
+    actions   = ["ssm:SendAutomationSignal"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    sid    = "ReadApprovalAutomations"
+    effect = "Allow"
+    actions = [
+      "ssm:GetAutomationExecution",
+      "ssm:DescribeAutomationStepExecutions",
+    ]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    # AWS requires "*": DescribeAutomationExecutions has no resource type (it lists).
+    sid       = "ListAutomations"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeAutomationExecutions"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadApprovalDocument"
+    effect    = "Allow"
+    actions   = ["ssm:GetDocument", "ssm:DescribeDocument"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/${aws_ssm_document.approval.name}"]
+  }
+}
+

@@ -1,0 +1,107 @@
+################################################################################
+# The four functions, one lambda_service each: what differs is in local.functions
+################################################################################
+
+locals {
+  # receive_result's code runs three functions (delivery, sweep, closing): one configuration.
+  receive_result_environment = {
+    APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
+    APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
+  }
+
+  # What differs between the functions, keyed by each function's one name (main.tf's
+  # local.function_names holds its AWS name). handler null: the service's own entry
+  # point, from the build manifest.
+  functions = {
+    start_approval = {
+      service     = "start_approval"
+      handler     = null
+      description = "Starts the SSM Automation approval ${local.document_name} for a Step Functions task token."
+      environment = {
+        APPROVALS_TABLE_NAME           = aws_dynamodb_table.approvals.name
+        APPROVAL_DOCUMENT_NAME         = aws_ssm_document.approval.name
+        APPROVAL_DOCUMENT_VERSION      = "$DEFAULT"
+        NOTIFICATION_TOPIC_ARN         = aws_sns_topic.notification.arn
+        AUTOMATION_ASSUME_ROLE_ARN     = aws_iam_role.automation.arn
+        DEFAULT_APPROVERS              = join(",", var.approvers)
+        DEFAULT_MIN_REQUIRED_APPROVALS = tostring(var.min_required_approvals)
+        APPROVAL_TIMEOUT_SECONDS       = tostring(var.approval_timeout_seconds)
+        RECORD_RETENTION_DAYS          = tostring(var.record_retention_days)
+      }
+      policy_json          = data.aws_iam_policy_document.start_approval.json
+      reserved_concurrency = var.start_approval_reserved_concurrency
+      # Invoked synchronously by the state machine: a failure returns to the Task.
+      dead_letter_target_arn = null
+    }
+
+    receive_result = {
+      service              = "receive_result"
+      handler              = null
+      description          = "Reads the decision of ${local.document_name} and sends it back to the waiting Step Functions task."
+      environment          = local.receive_result_environment
+      policy_json          = data.aws_iam_policy_document.receive_result.json
+      reserved_concurrency = var.receive_result_reserved_concurrency
+      # Asynchronous invocations (from EventBridge) that fail all Lambda retries.
+      dead_letter_target_arn = aws_sqs_queue.dead_letter.arn
+    }
+
+    sweep_approvals = {
+      service     = "receive_result"
+      handler     = "receive_result.handlers.sweep_approvals.lambda_handler"
+      description = "Every ${var.sweep_interval_minutes} min: delivers the decisions of ${local.document_name} whose event was lost."
+      # The sweep also cancels approvals queued too long by SSM (0: never).
+      environment = merge(local.receive_result_environment, {
+        MAX_QUEUED_SECONDS = tostring(var.max_queued_seconds)
+      })
+      policy_json = data.aws_iam_policy_document.sweep_approvals.json
+      # null by default: a reservation needs 100 unreserved executions left in the account
+      # (docs/aws-behaviour.md#lambda-unreserved-concurrency-minimum); overlapping sweeps are
+      # safe (conditional record writes), 1 keeps them apart where the account allows it.
+      reserved_concurrency = var.sweep_reserved_concurrency
+      # A missed sweep is made good by the next one: no dead-letter queue.
+      dead_letter_target_arn = null
+    }
+
+    close_approvals = {
+      service                = "receive_result"
+      handler                = "receive_result.handlers.close_approvals.lambda_handler"
+      description            = "Closes the approvals of workflows that ended while they waited, and cancels their automations."
+      environment            = local.receive_result_environment
+      policy_json            = data.aws_iam_policy_document.close_approvals.json
+      reserved_concurrency   = var.receive_result_reserved_concurrency
+      dead_letter_target_arn = aws_sqs_queue.dead_letter.arn
+    }
+  }
+}
+
+# One instance per name of local.function_names (each.value: its AWS name), configured by
+# local.functions[each.key]. for_each over the names, which hold no resource reference,
+# lets checkov expand the instances and check each function (it cannot expand
+# local.functions).
+module "functions" {
+  source   = "../lambda_service"
+  for_each = local.function_names
+
+  manifest_path = var.manifest_path
+  service_name  = local.functions[each.key].service
+  handler       = local.functions[each.key].handler
+  function_name = each.value
+  description   = local.functions[each.key].description
+  alias_name    = var.lambda_alias_name
+
+  environment_variables = local.functions[each.key].environment
+  metrics_namespace     = var.metrics_namespace
+  log_level             = var.log_level
+  policy_json           = local.functions[each.key].policy_json
+
+  memory_size                    = var.lambda_memory_size
+  timeout                        = var.lambda_timeout_seconds
+  reserved_concurrent_executions = local.functions[each.key].reserved_concurrency
+  dead_letter_target_arn         = local.functions[each.key].dead_letter_target_arn
+  environment_kms_key_arn        = local.kms_key_arn
+  log_kms_key_arn                = local.kms_key_arn
+  log_retention_in_days          = var.log_retention_in_days
+  role_permissions_boundary      = var.role_permissions_boundary
+
+  tags = local.tags
+}

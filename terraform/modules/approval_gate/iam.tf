@@ -1,0 +1,197 @@
+################################################################################
+# The functions' own permissions (policy_json of lambda_service, which adds logs,
+# X-Ray, the environment key and the dead-letter target)
+################################################################################
+
+# start_approval: starts the automation for a task token.
+data "aws_iam_policy_document" "start_approval" {
+  statement {
+    sid    = "WriteApprovalRecords"
+    effect = "Allow"
+    actions = [
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    ]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
+
+  statement {
+    # StartAutomationExecution requires the automation-execution resource type as well as
+    # the document (docs/aws-behaviour.md#iam-service-authorization): the execution's id is
+    # not known before the call, hence automation-execution/*. The definition is an optional
+    # resource type of the action, named so that a request context carrying it is allowed.
+    sid     = "StartApprovalAutomation"
+    effect  = "Allow"
+    actions = ["ssm:StartAutomationExecution"]
+    resources = [
+      "arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*",
+      "arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-definition/${aws_ssm_document.approval.name}:*",
+      "arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/${aws_ssm_document.approval.name}",
+    ]
+  }
+
+  statement {
+    # The automation is tagged with its approval id at start; whether that needs the
+    # tagging action is not documented for automations (docs/aws-behaviour.md#ssm-automation-tags).
+    sid       = "TagOwnAutomation"
+    effect    = "Allow"
+    actions   = ["ssm:AddTagsToResource"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    # A retried start that SSM refuses as a reused ClientToken finds its automation again
+    # by its tag (docs/aws-behaviour.md#undocumented-client-token-reuse).
+    sid       = "FindOwnAutomation"
+    effect    = "Allow"
+    actions   = ["ssm:GetAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    # AWS requires "*": DescribeAutomationExecutions has no resource type (it lists).
+    sid       = "ListAutomationsByTag"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeAutomationExecutions"]
+    resources = ["*"]
+  }
+
+  statement {
+    # When the workflow ended while the automation was being started (approval_core).
+    sid       = "CancelOwnAutomation"
+    effect    = "Allow"
+    actions   = ["ssm:StopAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    sid       = "PassAutomationRoleToSsm"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.automation.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ssm.amazonaws.com"]
+    }
+  }
+}
+
+# What delivering a decision takes: receive_result's, and the sweep's, which delivers through
+# the same code.
+data "aws_iam_policy_document" "deliver_decisions" {
+  statement {
+    sid    = "ReadAutomationExecutions"
+    effect = "Allow"
+    actions = [
+      "ssm:GetAutomationExecution",
+      "ssm:DescribeAutomationStepExecutions",
+    ]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  statement {
+    # UpdateItem for the approval records; PutItem/DeleteItem/UpdateItem for the Powertools
+    # idempotency records that share the table (a conflicting PutItem returns the existing
+    # record, so no GetItem).
+    sid    = "UpdateApprovalRecords"
+    effect = "Allow"
+    actions = [
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    ]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
+
+  statement {
+    # AWS requires "*": SendTaskSuccess and SendTaskFailure have no resource type in the
+    # Service Authorization Reference (the task token is the only handle).
+    sid       = "CallBackWaitingWorkflows"
+    effect    = "Allow"
+    actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
+    resources = ["*"]
+  }
+}
+
+# receive_result: reads the decision and calls the waiting workflow back.
+data "aws_iam_policy_document" "receive_result" {
+  source_policy_documents = [data.aws_iam_policy_document.deliver_decisions.json]
+
+  dynamic "statement" {
+    # Writing to the encrypted dead-letter queue (sqs:SendMessage is granted by lambda_service).
+    for_each = local.kms_key_given ? [local.kms_key_arn] : []
+    content {
+      sid       = "UseDeadLetterQueueKey"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+# sweep_approvals: finds the decisions whose event was lost and delivers them.
+data "aws_iam_policy_document" "sweep_approvals" {
+  # The delivery is receive_result's own; the sweep has no dead-letter queue.
+  source_policy_documents = [data.aws_iam_policy_document.deliver_decisions.json]
+
+  statement {
+    # Every listed record is read again from the table: the index may lag.
+    sid       = "ReadApprovalRecords"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
+
+  statement {
+    sid       = "ListPendingApprovals"
+    effect    = "Allow"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.approvals.arn}/index/pending"]
+  }
+
+  statement {
+    # AWS requires "*": DescribeAutomationExecutions has no resource type (it lists).
+    sid       = "FindFinishedAutomations"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeAutomationExecutions"]
+    resources = ["*"]
+  }
+}
+
+# close_approvals: closes the approvals of workflows that ended, cancels their automations.
+data "aws_iam_policy_document" "close_approvals" {
+  statement {
+    sid       = "FindApprovalsOfExecution"
+    effect    = "Allow"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.approvals.arn}/index/by_execution"]
+  }
+
+  statement {
+    sid       = "CloseApprovalRecords"
+    effect    = "Allow"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
+
+  statement {
+    sid       = "CancelApprovalAutomations"
+    effect    = "Allow"
+    actions   = ["ssm:StopAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+
+  dynamic "statement" {
+    # Writing to the encrypted dead-letter queue (sqs:SendMessage is granted by lambda_service).
+    for_each = local.kms_key_given ? [local.kms_key_arn] : []
+    content {
+      sid       = "UseDeadLetterQueueKey"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}

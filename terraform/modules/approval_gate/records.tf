@@ -1,0 +1,66 @@
+################################################################################
+# Approval records table
+################################################################################
+
+resource "aws_dynamodb_table" "approvals" {
+  name                        = local.table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  deletion_protection_enabled = var.table_deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "execution_arn"
+    type = "S"
+  }
+
+  attribute {
+    name = "awaiting"
+    type = "S"
+  }
+
+  attribute {
+    name = "requested_epoch"
+    type = "N"
+  }
+
+  # Sparse: only approval records carry execution_arn. Closing a workflow's approvals
+  # finds them here.
+  global_secondary_index {
+    name            = "by_execution"
+    hash_key        = "execution_arn"
+    projection_type = "ALL"
+  }
+
+  # Sparse: only records waiting for a decision or its callback carry `awaiting`. The
+  # sweep lists them here, oldest first; the projection leaves the task token out.
+  global_secondary_index {
+    name               = "pending"
+    hash_key           = "awaiting"
+    range_key          = "requested_epoch"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["approval_id", "automation_execution_id"]
+  }
+
+  # Shared with the Powertools idempotency records.
+  ttl {
+    attribute_name = "expiration"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  tags = local.tags
+}
+
