@@ -66,6 +66,9 @@ def load_script():
 
 
 package = load_script()
+# The modules whose functions the failure-injection tests replace, where the build calls them.
+third_party = importlib.import_module("lambda_packaging.third_party")
+zips = importlib.import_module("lambda_packaging.zips")
 
 
 def runtime_python():
@@ -551,7 +554,7 @@ def test_a_compiled_file_in_the_sources_fails_the_build(repo, tmp_path):
 
 
 def test_a_compiled_third_party_package_fails_the_build(repo, tmp_path, monkeypatch):
-    monkeypatch.setattr(package, "install_locked", lambda *_: {"native/_c.so": (b"", 0o755)})
+    monkeypatch.setattr(third_party, "install_locked", lambda *_: {"native/_c.so": (b"", 0o755)})
     service = package.load_service(repo, "start_approval")
     with pytest.raises(package.BuildError, match=r"requirements\.lock.*native/_c\.so"):
         package.package_service(service, tmp_path, "x86_64", package.ZIP_EPOCH, RUNTIME_PYTHON)
@@ -563,8 +566,8 @@ def test_a_write_that_fails_halfway_leaves_no_partial_zip(repo, tmp_path, monkey
         path.write_bytes(b"PK\x03\x04 half a zip")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(package, "install_locked", lambda *_: {})
-    monkeypatch.setattr(package, "write_zip", write_half_then_fail)
+    monkeypatch.setattr(third_party, "install_locked", lambda *_: {})
+    monkeypatch.setattr(zips, "write_zip", write_half_then_fail)
     code = package.main(
         ["--root", str(repo), "--dist", str(tmp_path), "--service", "start_approval"]
         + ([] if RUNTIME_PYTHON else ["--no-bytecode"])
