@@ -1,7 +1,7 @@
 """Runs one whole approval with X-Ray tracing on, as in Lambda, and prints what leaves the
 functions: every log line and metric (stdout) and, last, one line `TRACES <json list>` with
-every segment the X-Ray SDK emitted. Run by test_observability.py in a fresh interpreter,
-because tracing is switched on or off once per process."""
+every segment the X-Ray SDK emitted. Run by tests/functional/services/test_observability.py
+in a fresh interpreter, because tracing is switched on or off once per process."""
 
 import json
 import sys
@@ -11,7 +11,8 @@ from moto import mock_aws
 
 import sandbox
 import tests.support.aws_env  # noqa: F401  (the fake AWS identity, before any client exists)
-from tests.functional.services.conftest import LambdaContext, LocalGate
+from tests.support.in_process_gate import MOTO_CONFIG, InProcessGate
+from tests.support.lambda_context import LambdaContext
 
 
 class MemoryEmitter:
@@ -37,11 +38,11 @@ class MemoryEmitter:
 
 def main() -> None:
     emitter = MemoryEmitter()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with mock_aws(config=MOTO_CONFIG):
         sandbox.install()
-        gate = LocalGate()
-        from receive_result.handler import lambda_handler as receive
-        from start_approval.handler import lambda_handler as start
+        gate = InProcessGate()
+        from receive_result.handlers.receive_result import lambda_handler as receive
+        from start_approval.handlers.start_approval import lambda_handler as start
 
         xray_recorder.configure(emitter=emitter)
         workflow = gate.start_workflow(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sandbox.settings import variants
+from sandbox.core.settings import variants
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "aws-behaviour.md"

@@ -9,6 +9,7 @@ import random
 import pytest
 
 import sandbox
+from approval_core.records import ApprovalRecords
 from start_approval.errors import ApprovalConcurrencyLimitExceeded, ApprovalStartThrottled
 
 
@@ -97,7 +98,7 @@ def automation_status(gate, automation_id: str) -> str:
 
 
 def test_a_burst_over_the_concurrency_quota_queues_and_completes_once_capacity_frees(
-    gate, start_handler, receive_handler, sweep_handler, context
+    gate, start_handler, receive_handler, sweep_approvals_handler, context
 ):
     """Past the quota SSM accepts a new automation and keeps it Pending (no step, no email)
     until a slot frees (docs/aws-behaviour.md#ssm-automation-concurrency-queue); the sweep
@@ -107,7 +108,7 @@ def test_a_burst_over_the_concurrency_quota_queues_and_completes_once_capacity_f
     statuses = [automation_status(gate, r["automation_execution_id"]) for _, r in started]
     assert statuses == ["Waiting"] * 3 + ["Pending"] * 3
 
-    report = sweep_handler({}, context)
+    report = sweep_approvals_handler({}, context)
     assert (report["pending"], report["queued"], report["not_started"]) == (6, 3, [])
 
     # The first approvals end, slots free, the queued automations start and ask in turn.
@@ -119,7 +120,7 @@ def test_a_burst_over_the_concurrency_quota_queues_and_completes_once_capacity_f
     for workflow, _ in started:
         assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
         assert callbacks_of(gate, workflow.execution_arn) == ["TaskSucceeded"]
-    assert sweep_handler({}, context)["queued"] == 0
+    assert sweep_approvals_handler({}, context)["queued"] == 0
 
 
 def test_past_the_queue_the_start_is_refused_by_name_and_retried_later(
@@ -149,8 +150,6 @@ def test_a_crash_between_the_callback_and_the_record_update_neither_repeats_nor_
     reply = start_handler(workflow.payload, context)
     gate.signal("alice", reply["automation_execution_id"], "Approve")
     [event] = gate.result_events()
-
-    from approval_core.records import ApprovalRecords
 
     finish = ApprovalRecords.finish_callback
 

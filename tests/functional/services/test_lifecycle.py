@@ -6,51 +6,17 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
 
 import pytest
 
 import sandbox
+from approval_core.records import ApprovalRecords, CallbackAlreadyFinished, CallbackStatus
+from receive_result.automation_supervisor import AutomationSupervisor
+from receive_result.callbacks import WorkflowCallbacks
 from receive_result.errors import MalformedEvent
-from tests.support.aws_env import ACCOUNT_ID, REGION
-
-
-def scheduled_event() -> dict:
-    return {
-        "version": "0",
-        "id": "5c1a2a4e-0000-4000-8000-000000000001",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT_ID,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/approval-gate-sweep"],
-        "detail": {},
-    }
-
-
-def workflow_ended_event(gate, execution_arn: str, status: str) -> dict:
-    """As Step Functions puts it on the default bus (AWS_FACTS.md)."""
-    return {
-        "version": "0",
-        "id": "5c1a2a4e-0000-4000-8000-000000000002",
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": ACCOUNT_ID,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
-        "resources": [execution_arn],
-        "detail": {
-            "executionArn": execution_arn,
-            "stateMachineArn": gate.state_machine_arn,
-            "name": execution_arn.rsplit(":", 1)[-1],
-            "status": status,
-            "startDate": 1764323000000,
-            "stopDate": 1764323100000,
-            "input": "{}",
-            "output": None,
-        },
-    }
+from start_approval.automation_launcher import AutomationLauncher
+from tests.support.aws_env import TABLE_NAME
+from tests.support.eventbridge_events import scheduled_event, workflow_ended_event
 
 
 def automation_status(gate, automation_id: str) -> str:
@@ -70,7 +36,7 @@ def status_of(gate, approval_id: str) -> tuple[str, ...]:
 
 
 def test_the_sweep_delivers_a_decision_whose_event_was_lost(
-    gate, started, sweep_handler, receive_handler, context
+    gate, started, sweep_approvals_handler, receive_handler, context
 ):
     workflow, reply = started()
     gate.signal("alice", reply["automation_execution_id"], "Approve", comment="fine")
@@ -78,7 +44,7 @@ def test_the_sweep_delivers_a_decision_whose_event_was_lost(
     assert len(lost) == 1
     assert gate.execution(workflow.execution_arn, settle=0.2)["status"] == "RUNNING"
 
-    report = sweep_handler(scheduled_event(), context)
+    report = sweep_approvals_handler(scheduled_event(), context)
 
     assert report == {
         "pending": 1,
@@ -97,15 +63,15 @@ def test_the_sweep_delivers_a_decision_whose_event_was_lost(
     # The event turns up late after all: nothing is delivered twice, and the next sweep
     # finds nothing left to do.
     assert receive_handler(lost[0], context)["callback"] == "DELIVERED"  # the stored result
-    assert sweep_handler(scheduled_event(), context)["pending"] == 0
+    assert sweep_approvals_handler(scheduled_event(), context)["pending"] == 0
     history = gate.sfn.get_execution_history(executionArn=workflow.execution_arn)["events"]
     assert [e["type"] for e in history].count("TaskSucceeded") == 1
 
 
-def test_the_sweep_leaves_waiting_approvals_alone(gate, started, sweep_handler, context):
+def test_the_sweep_leaves_waiting_approvals_alone(gate, started, sweep_approvals_handler, context):
     workflow, reply = started()
 
-    report = sweep_handler(scheduled_event(), context)
+    report = sweep_approvals_handler(scheduled_event(), context)
 
     assert (report["pending"], report["finished"], report["delivered"]) == (1, 0, [])
     assert status_of(gate, reply["approval_id"]) == ("PENDING",)
@@ -114,7 +80,7 @@ def test_the_sweep_leaves_waiting_approvals_alone(gate, started, sweep_handler, 
 
 
 def test_the_sweep_checks_pending_approvals_ten_at_a_time_and_delivers_each_once(
-    gate, started, sweep_handler, context
+    gate, started, sweep_approvals_handler, context
 ):
     """25 pending, every third one decided without its event: 3 DescribeAutomationExecutions
     batches find exactly those, and each of them is delivered with its own decision."""
@@ -130,7 +96,7 @@ def test_the_sweep_checks_pending_approvals_ten_at_a_time_and_delivers_each_once
             )
     gate.result_events()
 
-    report = sweep_handler(scheduled_event(), context)
+    report = sweep_approvals_handler(scheduled_event(), context)
 
     assert (report["pending"], report["finished"]) == (25, len(decided))
     assert sorted(report["delivered"]) == sorted(decided)
@@ -145,7 +111,7 @@ def test_the_sweep_checks_pending_approvals_ten_at_a_time_and_delivers_each_once
 
 
 def test_a_sweep_short_of_time_stops_and_the_next_one_finishes(
-    gate, started, sweep_handler, context, monkeypatch
+    gate, started, sweep_approvals_handler, context, monkeypatch
 ):
     first, second = started(message="one"), started(message="two")
     for _, reply in (first, second):
@@ -154,18 +120,18 @@ def test_a_sweep_short_of_time_stops_and_the_next_one_finishes(
     remaining = iter([60_000, 1_000])  # time for one delivery, then too little
     monkeypatch.setattr(context, "get_remaining_time_in_millis", lambda: next(remaining, 1_000))
 
-    report = sweep_handler(scheduled_event(), context)
+    report = sweep_approvals_handler(scheduled_event(), context)
     assert (len(report["delivered"]), report["unchecked"]) == (1, 1)
 
     monkeypatch.setattr(context, "get_remaining_time_in_millis", lambda: 60_000)
-    report = sweep_handler(scheduled_event(), context)
+    report = sweep_approvals_handler(scheduled_event(), context)
     assert (report["pending"], len(report["delivered"])) == (1, 1)
     for workflow, _ in (first, second):
         assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
 
 
 def test_a_sweep_throttled_by_ssm_fails_loudly_and_loses_nothing(
-    gate, started, sweep_handler, context
+    gate, started, sweep_approvals_handler, context
 ):
     workflow, reply = started()
     gate.signal("alice", reply["automation_execution_id"], "Approve")
@@ -173,10 +139,11 @@ def test_a_sweep_throttled_by_ssm_fails_loudly_and_loses_nothing(
     sandbox.faults.inject("ssm", "DescribeAutomationExecutions", "ThrottlingException", times=3)
 
     with pytest.raises(Exception, match="ThrottlingException"):
-        sweep_handler(scheduled_event(), context)
+        sweep_approvals_handler(scheduled_event(), context)
     assert status_of(gate, reply["approval_id"]) == ("PENDING",)
 
-    assert sweep_handler(scheduled_event(), context)["delivered"] == [reply["approval_id"]]
+    report = sweep_approvals_handler(scheduled_event(), context)
+    assert report["delivered"] == [reply["approval_id"]]
     assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
 
 
@@ -185,12 +152,12 @@ def test_a_sweep_throttled_by_ssm_fails_loudly_and_loses_nothing(
 
 @pytest.mark.parametrize("status", ["ABORTED", "TIMED_OUT", "FAILED", "SUCCEEDED"])
 def test_a_workflow_that_ends_closes_its_approval_and_cancels_the_automation(
-    gate, started, workflow_ended_handler, receive_handler, context, status
+    gate, started, close_approvals_handler, receive_handler, context, status
 ):
     workflow, reply = started()
     gate.sfn.stop_execution(executionArn=workflow.execution_arn, error="Operator.Stopped")
 
-    result = workflow_ended_handler(
+    result = close_approvals_handler(
         workflow_ended_event(gate, workflow.execution_arn, status), context
     )
 
@@ -214,7 +181,7 @@ def test_a_workflow_that_ends_closes_its_approval_and_cancels_the_automation(
 
 
 def test_closing_twice_cancels_once_and_a_decided_approval_is_left_alone(
-    gate, started, workflow_ended_handler, receive_handler, context
+    gate, started, close_approvals_handler, receive_handler, context
 ):
     (waiting, waiting_reply), (decided, decided_reply) = started(), started()
     gate.signal("alice", decided_reply["automation_execution_id"], "Approve")
@@ -222,13 +189,13 @@ def test_closing_twice_cancels_once_and_a_decided_approval_is_left_alone(
         receive_handler(event, context)
 
     ended = workflow_ended_event(gate, waiting.execution_arn, "ABORTED")
-    assert workflow_ended_handler(ended, context)["cancelled_automations"] == [
+    assert close_approvals_handler(ended, context)["cancelled_automations"] == [
         waiting_reply["automation_execution_id"]
     ]
-    again = workflow_ended_handler(ended, context)
+    again = close_approvals_handler(ended, context)
     assert (again["closed"], again["cancelled_automations"]) == ([], [])
 
-    other = workflow_ended_handler(
+    other = close_approvals_handler(
         workflow_ended_event(gate, decided.execution_arn, "SUCCEEDED"), context
     )
     assert (other["closed"], other["cancelled_automations"]) == ([], [])
@@ -236,42 +203,40 @@ def test_closing_twice_cancels_once_and_a_decided_approval_is_left_alone(
 
 
 def test_a_throttled_cancel_is_retried_until_the_automation_is_cancelled(
-    gate, started, workflow_ended_handler, context
+    gate, started, close_approvals_handler, context
 ):
     workflow, reply = started()
     ended = workflow_ended_event(gate, workflow.execution_arn, "ABORTED")
     sandbox.faults.inject("ssm", "StopAutomationExecution", "ThrottlingException", times=3)
 
     with pytest.raises(Exception, match="ThrottlingException"):
-        workflow_ended_handler(ended, context)
+        close_approvals_handler(ended, context)
     # Closed already, so no decision can reach the ended workflow; the automation still waits.
     assert status_of(gate, reply["approval_id"]) == ("CLOSED", "ABORTED")
     assert automation_status(gate, reply["automation_execution_id"]) == "Waiting"
 
-    retried = workflow_ended_handler(ended, context)  # Lambda's async retry
+    retried = close_approvals_handler(ended, context)  # Lambda's async retry
     assert retried["cancelled_automations"] == [reply["automation_execution_id"]]
     assert automation_status(gate, reply["automation_execution_id"]) == "Cancelled"
 
 
 def test_a_workflow_that_ends_while_its_approval_starts_gets_no_automation_left_behind(
-    gate, start_handler, workflow_ended_handler, context, monkeypatch
+    gate, start_handler, close_approvals_handler, context, monkeypatch
 ):
     """The end event is handled after the record exists and before the automation's id is
     stored: the close finds nothing to cancel, so start_approval cancels what it started."""
-    from start_approval.automation import ApprovalAutomation
-
     workflow = gate.start_workflow({"message": "Ship it?", "approvers": [gate.principal("alice")]})
-    original_start = ApprovalAutomation.start
+    original_start = AutomationLauncher.start
 
     def start_while_the_workflow_ends(self, approval_id, request):
-        closed = workflow_ended_handler(
+        closed = close_approvals_handler(
             workflow_ended_event(gate, workflow.execution_arn, "ABORTED"), context
         )
         assert closed["closed"] == [approval_id]
         assert closed["cancelled_automations"] == []
         return original_start(self, approval_id, request)
 
-    monkeypatch.setattr(ApprovalAutomation, "start", start_while_the_workflow_ends)
+    monkeypatch.setattr(AutomationLauncher, "start", start_while_the_workflow_ends)
     reply = start_handler(workflow.payload, context)
 
     assert automation_status(gate, reply["automation_execution_id"]) == "Cancelled"
@@ -279,10 +244,10 @@ def test_a_workflow_that_ends_while_its_approval_starts_gets_no_automation_left_
 
 
 def test_an_execution_that_has_not_ended_closes_nothing(
-    gate, started, workflow_ended_handler, context
+    gate, started, close_approvals_handler, context
 ):
     workflow, reply = started()
-    result = workflow_ended_handler(
+    result = close_approvals_handler(
         workflow_ended_event(gate, workflow.execution_arn, "RUNNING"), context
     )
     assert result["closed"] == []
@@ -298,31 +263,28 @@ def test_an_execution_that_has_not_ended_closes_nothing(
     ],
 )
 def test_a_malformed_workflow_event_is_refused_by_name(
-    gate, workflow_ended_handler, context, change, problem
+    gate, close_approvals_handler, context, change, problem
 ):
     event = workflow_ended_event(
         gate, "arn:aws:states:us-east-1:123456789012:execution:F:x", "ABORTED"
     )
     with pytest.raises(MalformedEvent, match=problem):
-        workflow_ended_handler(event | change, context)
+        close_approvals_handler(event | change, context)
 
 
 @pytest.mark.parametrize("event_path_state", ["calling back", "finished"])
 def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_delivered(
-    gate, started, sweep_handler, receive_handler, context, monkeypatch, event_path_state
+    gate, started, sweep_approvals_handler, receive_handler, context, monkeypatch, event_path_state
 ):
     """The sweep lists the approval as pending; then receive_result claims it and, while it
     is calling back, the sweep tries to deliver: both share one idempotency record, so the
     sweep steps aside instead of resuming a delivery that is still under way (found by
     bench/burst.py)."""
-    from receive_result.automation import ApprovalAutomation
-    from receive_result.callbacks import WorkflowCallbacks
-
     workflow, reply = started()
     gate.signal("alice", reply["automation_execution_id"], "Approve")
     (event,) = gate.result_events()
     calling_back, may_finish = threading.Event(), threading.Event()
-    real_succeed, real_statuses_of = WorkflowCallbacks.succeed, ApprovalAutomation.statuses_of
+    real_succeed, real_statuses_of = WorkflowCallbacks.succeed, AutomationSupervisor.statuses_of
     delivered = []
 
     def slow_succeed(self, task_token, output):
@@ -344,13 +306,13 @@ def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_del
         return finished
 
     monkeypatch.setattr(WorkflowCallbacks, "succeed", slow_succeed)
-    monkeypatch.setattr(ApprovalAutomation, "statuses_of", finished_while_the_event_is_delivered)
+    monkeypatch.setattr(AutomationSupervisor, "statuses_of", finished_while_the_event_is_delivered)
     event_path = threading.Thread(
         target=lambda: delivered.append(receive_handler(event, type(context)()))
     )
 
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "approval-gate-sweep-approvals")
-    report = sweep_handler(scheduled_event(), context)
+    report = sweep_approvals_handler(scheduled_event(), context)
     may_finish.set()
     event_path.join(10)
 
@@ -365,9 +327,6 @@ def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_del
 def test_a_finished_callback_is_never_overwritten(gate, started):
     """Defence in depth below the idempotency store: the callback's result is recorded
     once, by whichever attempt finishes first."""
-    from approval_core.records import ApprovalRecords, CallbackAlreadyFinished, CallbackStatus
-    from tests.support.aws_env import TABLE_NAME
-
     _, reply = started()
     records = ApprovalRecords(gate.dynamodb, TABLE_NAME)
     records.claim_decision(reply["approval_id"], "Approved", "2026-11-28T10:00:00+00:00")
@@ -382,12 +341,10 @@ def test_a_finished_callback_is_never_overwritten(gate, started):
 
 
 def test_a_sweep_that_stops_mid_delivery_is_finished_by_the_next_one(
-    gate, started, sweep_handler, context, monkeypatch
+    gate, started, sweep_approvals_handler, context, monkeypatch
 ):
     """The sweep claims a decision whose event was lost, then its invocation dies before
     the callback: the record stays listed, and the next sweep resumes the delivery."""
-    from receive_result.callbacks import WorkflowCallbacks
-
     workflow, reply = started()
     gate.signal("alice", reply["automation_execution_id"], "Approve")
     gate.result_events()  # lost
@@ -398,13 +355,13 @@ def test_a_sweep_that_stops_mid_delivery_is_finished_by_the_next_one(
 
     monkeypatch.setattr(WorkflowCallbacks, "succeed", crash)
     with pytest.raises(RuntimeError):
-        sweep_handler(scheduled_event(), context)
+        sweep_approvals_handler(scheduled_event(), context)
     assert status_of(gate, reply["approval_id"]) == ("DECIDED", "Approved", "SENDING")
 
     monkeypatch.setattr(WorkflowCallbacks, "succeed", real_succeed)
-    report = sweep_handler(scheduled_event(), context)
+    report = sweep_approvals_handler(scheduled_event(), context)
 
     assert (report["pending"], report["delivered"]) == (1, [reply["approval_id"]])
     assert status_of(gate, reply["approval_id"]) == ("DECIDED", "Approved", "DELIVERED")
     assert gate.execution(workflow.execution_arn)["status"] == "SUCCEEDED"
-    assert sweep_handler(scheduled_event(), context)["pending"] == 0
+    assert sweep_approvals_handler(scheduled_event(), context)["pending"] == 0

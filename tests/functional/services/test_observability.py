@@ -36,7 +36,7 @@ def flow() -> dict:
         ),
     }
     run = subprocess.run(
-        [sys.executable, "-m", "tests.functional.services.traced_flow"],
+        [sys.executable, "-m", "tests.support.traced_flow"],
         cwd=REPO,
         env=environment,
         capture_output=True,

@@ -16,9 +16,10 @@ import pytest
 import sandbox
 from approval_core.clock import utc_now
 from approval_core.records import ApprovalRecords, PendingApproval
-from receive_result.errors import ConfigurationError, StepNotTerminalYet
-from receive_result.settings import Settings
-from receive_result.sweep import PendingSweep
+from receive_result.automation_supervisor import AutomationSupervisor
+from receive_result.errors import StepNotTerminalYet
+from receive_result.logic.sweep_approvals import SweepApprovals
+from tests.support.eventbridge_events import workflow_ended_event
 
 
 def automation_status(gate, automation_id: str) -> str:
@@ -62,18 +63,18 @@ def emitted_metrics(output: str) -> dict[str, list[float]]:
 
 @pytest.fixture
 def app():
-    """The handlers' own parts (rebuilt, so environment changes apply), rebuilt again after."""
-    from receive_result import handler
+    """sweep_approvals' own parts (rebuilt, so environment changes apply), rebuilt again after."""
+    from receive_result.handlers import sweep_approvals as handler
 
     handler._app.cache_clear()
     yield handler._app
     handler._app.cache_clear()
 
 
-def sweep_at(app, seconds_later: float, max_queued_seconds: int) -> PendingSweep:
+def sweep_at(app, seconds_later: float, max_queued_seconds: int) -> SweepApprovals:
     """The deployed sweep, its clock moved on (the services keep real time)."""
-    parts = app()
-    return PendingSweep(
+    parts = app().delivery
+    return SweepApprovals(
         parts.records,
         parts.automation,
         parts.receiver,
@@ -89,7 +90,7 @@ def sweep_at(app, seconds_later: float, max_queued_seconds: int) -> PendingSweep
 def test_an_event_ahead_of_ssm_is_delivered_after_a_few_rereads(
     gate, started, receive_handler, context, monkeypatch
 ):
-    monkeypatch.setattr("receive_result.service.REREAD_DELAYS_SECONDS", (0.0, 0.0))
+    monkeypatch.setattr("receive_result.logic.receive_result.REREAD_DELAYS_SECONDS", (0.0, 0.0))
     sandbox.settings.status_read_lag_reads = 2
     workflow, reply = started()
     gate.signal("alice", reply["automation_execution_id"], "Approve")
@@ -103,7 +104,7 @@ def test_an_event_still_ahead_of_ssm_raises_the_retryable_error_counted_and_a_re
     gate, started, receive_handler, context, monkeypatch, capsys
 ):
     """Lambda retries the asynchronous invocation that raised; the event is never dropped."""
-    monkeypatch.setattr("receive_result.service.REREAD_DELAYS_SECONDS", ())
+    monkeypatch.setattr("receive_result.logic.receive_result.REREAD_DELAYS_SECONDS", ())
     sandbox.settings.status_read_lag_reads = 2
     workflow, reply = started()
     gate.signal("alice", reply["automation_execution_id"], "Reject")
@@ -144,7 +145,7 @@ def test_an_event_that_does_not_say_the_step_ended_is_ignored_not_retried(
 
 
 def test_a_stale_pending_index_entry_of_a_delivered_decision_costs_no_ssm_read_and_no_callback(
-    gate, started, receive_handler, sweep_handler, context, monkeypatch
+    gate, started, receive_handler, sweep_approvals_handler, context, monkeypatch
 ):
     """The index still lists an approval whose callback was delivered (the idempotency
     record gone as well): the sweep re-reads the record and leaves it alone."""
@@ -158,14 +159,12 @@ def test_a_stale_pending_index_entry_of_a_delivered_decision_costs_no_ssm_read_a
             gate.dynamodb.delete_item(TableName="approval-gate-records", Key={"pk": item["pk"]})
     monkeypatch.setattr(ApprovalRecords, "pending", lambda self: iter(stale))
     reads = []
-    from receive_result.automation import ApprovalAutomation
-
-    real_read = ApprovalAutomation.read
+    real_read = AutomationSupervisor.read
     monkeypatch.setattr(
-        ApprovalAutomation, "read", lambda self, i: reads.append(i) or real_read(self, i)
+        AutomationSupervisor, "read", lambda self, i: reads.append(i) or real_read(self, i)
     )
 
-    report = sweep_handler({}, context)
+    report = sweep_approvals_handler({}, context)
 
     assert (report["pending"], report["finished"], report["delivered"]) == (1, 1, [])
     assert reads == []
@@ -173,7 +172,7 @@ def test_a_stale_pending_index_entry_of_a_delivered_decision_costs_no_ssm_read_a
 
 
 def test_an_approval_the_index_does_not_show_yet_is_delivered_by_the_next_sweep_once(
-    gate, started, sweep_handler, context, monkeypatch
+    gate, started, sweep_approvals_handler, context, monkeypatch
 ):
     workflow, reply = started()
     gate.signal("alice", reply["automation_execution_id"], "Approve")
@@ -181,17 +180,17 @@ def test_an_approval_the_index_does_not_show_yet_is_delivered_by_the_next_sweep_
     real_pending = ApprovalRecords.pending
     monkeypatch.setattr(ApprovalRecords, "pending", lambda self: iter(()))  # not visible yet
 
-    assert sweep_handler({}, context)["pending"] == 0
+    assert sweep_approvals_handler({}, context)["pending"] == 0
     assert gate.execution(workflow.execution_arn, settle=0)["status"] == "RUNNING"
 
     monkeypatch.setattr(ApprovalRecords, "pending", real_pending)
-    assert sweep_handler({}, context)["delivered"] == [reply["approval_id"]]
-    assert sweep_handler({}, context)["delivered"] == []
+    assert sweep_approvals_handler({}, context)["delivered"] == [reply["approval_id"]]
+    assert sweep_approvals_handler({}, context)["delivered"] == []
     assert callbacks_of(gate, workflow.execution_arn) == ["TaskSucceeded"]
 
 
 def test_a_stale_index_image_without_the_automation_id_is_skipped_until_the_index_catches_up(
-    gate, started, sweep_handler, context, monkeypatch
+    gate, started, sweep_approvals_handler, context, monkeypatch
 ):
     workflow, reply = started()
     gate.signal("alice", reply["automation_execution_id"], "Approve")
@@ -202,19 +201,17 @@ def test_a_stale_index_image_without_the_automation_id_is_skipped_until_the_inde
         "pending",
         lambda self: iter([replace(entry, automation_execution_id=None)]),
     )
-    assert sweep_handler({}, context)["finished"] == 0
+    assert sweep_approvals_handler({}, context)["finished"] == 0
     monkeypatch.undo()
-    assert sweep_handler({}, context)["delivered"] == [reply["approval_id"]]
+    assert sweep_approvals_handler({}, context)["delivered"] == [reply["approval_id"]]
     assert callbacks_of(gate, workflow.execution_arn) == ["TaskSucceeded"]
 
 
 def test_closing_from_a_stale_execution_index_never_closes_a_decided_approval(
-    gate, started, receive_handler, workflow_ended_handler, context, monkeypatch
+    gate, started, receive_handler, close_approvals_handler, context, monkeypatch
 ):
     """by_execution shows the approval PENDING, but it was decided and delivered: the
     conditional close finds it DECIDED, closes nothing and cancels nothing."""
-    from tests.functional.services.test_lifecycle import workflow_ended_event
-
     workflow, reply = started()
     records = ApprovalRecords(gate.dynamodb, "approval-gate-records")
     stale = records.of_execution(workflow.execution_arn)
@@ -223,7 +220,7 @@ def test_closing_from_a_stale_execution_index_never_closes_a_decided_approval(
         receive_handler(event, context)
     monkeypatch.setattr(ApprovalRecords, "of_execution", lambda self, arn: stale)
 
-    result = workflow_ended_handler(
+    result = close_approvals_handler(
         workflow_ended_event(gate, workflow.execution_arn, "SUCCEEDED"), context
     )
 
@@ -233,12 +230,10 @@ def test_closing_from_a_stale_execution_index_never_closes_a_decided_approval(
 
 
 def test_closing_from_an_index_image_without_the_automation_id_still_cancels_it(
-    gate, started, workflow_ended_handler, context, monkeypatch
+    gate, started, close_approvals_handler, context, monkeypatch
 ):
     """The close returns the record as the table has it, so the automation id stored after
     the index image is cancelled."""
-    from tests.functional.services.test_lifecycle import workflow_ended_event
-
     workflow, reply = started()
     records = ApprovalRecords(gate.dynamodb, "approval-gate-records")
     [record] = records.of_execution(workflow.execution_arn)
@@ -248,7 +243,7 @@ def test_closing_from_an_index_image_without_the_automation_id_still_cancels_it(
         lambda self, arn: [replace(record, automation_execution_id=None)],
     )
 
-    result = workflow_ended_handler(
+    result = close_approvals_handler(
         workflow_ended_event(gate, workflow.execution_arn, "ABORTED"), context
     )
 
@@ -257,11 +252,11 @@ def test_closing_from_an_index_image_without_the_automation_id_still_cancels_it(
 
 
 def test_with_the_local_aws_index_lag_a_sweep_right_after_a_delivery_calls_nobody_twice(
-    gate, started, receive_handler, sweep_handler, context
+    gate, started, receive_handler, sweep_approvals_handler, context
 ):
     """The sandbox's own lagging index (gsi_lag_seconds), not a stub: right after the event
     path delivered, the pending index still lists the approval as it was."""
-    consistency = pytest.importorskip("sandbox.dynamodb_consistency")
+    consistency = pytest.importorskip("sandbox.dynamodb.consistency")
     consistency.install()
     sandbox.settings.gsi_lag_seconds = 2
     workflow, reply = started()
@@ -270,7 +265,7 @@ def test_with_the_local_aws_index_lag_a_sweep_right_after_a_delivery_calls_nobod
     for event in gate.result_events():
         receive_handler(event, context)
 
-    report = sweep_handler({}, context)
+    report = sweep_approvals_handler({}, context)
 
     assert (report["pending"], report["finished"], report["delivered"]) == (1, 1, [])
     assert callbacks_of(gate, workflow.execution_arn) == ["TaskSucceeded"]
@@ -281,7 +276,7 @@ def test_with_the_local_aws_index_lag_a_sweep_right_after_a_delivery_calls_nobod
 
 
 def test_the_sweep_counts_queued_approvals_and_leaves_them_while_young(
-    gate, started, sweep_handler, context, capsys
+    gate, started, sweep_approvals_handler, context, capsys
 ):
     sandbox.settings.max_concurrent_executions = 1
     started()
@@ -289,7 +284,7 @@ def test_the_sweep_counts_queued_approvals_and_leaves_them_while_young(
     assert automation_status(gate, queued["automation_execution_id"]) == "Pending"
     capsys.readouterr()
 
-    report = sweep_handler({}, context)
+    report = sweep_approvals_handler({}, context)
 
     assert (report["pending"], report["queued"], report["not_started"]) == (2, 1, [])
     assert emitted_metrics(capsys.readouterr().out)["ApprovalsQueued"] == [1.0]
@@ -339,7 +334,7 @@ def test_max_queued_seconds_zero_never_gives_up(gate, started, app):
 
 
 def test_the_deployed_sweep_reads_max_queued_seconds_from_its_environment(
-    gate, started, sweep_handler, context, app, monkeypatch
+    gate, started, sweep_approvals_handler, context, app, monkeypatch
 ):
     monkeypatch.setenv("MAX_QUEUED_SECONDS", "1")
     sandbox.settings.max_concurrent_executions = 1
@@ -347,7 +342,7 @@ def test_the_deployed_sweep_reads_max_queued_seconds_from_its_environment(
     workflow, queued = started()
     time.sleep(2.1)  # the services keep real time (not the sandbox clock): wait past it
 
-    assert sweep_handler({}, context)["not_started"] == [queued["approval_id"]]
+    assert sweep_approvals_handler({}, context)["not_started"] == [queued["approval_id"]]
     assert task_failure(gate, workflow.execution_arn)["error"] == "Approval.NotStarted"
 
 
@@ -364,20 +359,3 @@ def test_a_queued_automation_that_started_meanwhile_is_not_given_up(gate, starte
 
     assert sweep._give_up_queued(entry, utc_now()) is False  # the automation has ended
     assert record_state(gate, queued["approval_id"]) == ("PENDING",)
-
-
-@pytest.mark.parametrize("raw", ["-1", "soon", "1.5"])
-def test_a_bad_max_queued_seconds_names_the_variable_and_the_fix(raw):
-    environ = {
-        "APPROVALS_TABLE_NAME": "t",
-        "APPROVAL_DOCUMENT_NAME": "d",
-        "MAX_QUEUED_SECONDS": raw,
-    }
-    with pytest.raises(ConfigurationError, match=r"MAX_QUEUED_SECONDS .* whole number of seconds"):
-        Settings.from_environment(environ)
-
-
-def test_max_queued_seconds_defaults_to_an_hour():
-    environ = {"APPROVALS_TABLE_NAME": "t", "APPROVAL_DOCUMENT_NAME": "d"}
-    assert Settings.from_environment(environ).max_queued_seconds == 3600
-    assert Settings.from_environment(environ | {"MAX_QUEUED_SECONDS": "0"}).max_queued_seconds == 0

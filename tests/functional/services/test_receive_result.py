@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 import sandbox
@@ -82,7 +83,7 @@ def test_an_expired_approval_fails_the_task_with_approval_expired(
 ):
     workflow, _ = started()
     sandbox.clock.advance(3601)
-    sandbox.ssm_automation.expire_due()
+    sandbox.expire_due()
 
     deliver_all(gate, receive_handler, context)
     execution = gate.execution(workflow.execution_arn)
@@ -176,7 +177,7 @@ def test_a_forged_event_does_not_resume_the_workflow_and_is_retried_not_dropped(
     """An event that says the step ended while SSM shows it waiting (forged, or ahead of
     SSM's reads) raises the named retryable error: Lambda retries it, then the dead-letter
     queue keeps it, and the operator sees it."""
-    monkeypatch.setattr("receive_result.service.REREAD_DELAYS_SECONDS", (0.0, 0.0))
+    monkeypatch.setattr("receive_result.logic.receive_result.REREAD_DELAYS_SECONDS", (0.0, 0.0))
     workflow, reply = started()
     forged = {
         "id": "forged-1",
@@ -273,7 +274,7 @@ def test_an_event_of_another_document_is_refused(gate, receive_handler, context)
 
 NON_TERMINAL = sorted(NON_TERMINAL_STATUSES)
 # Every value of every decision-related setting in at least one profile (the full product
-# is tests/functional/services/test_decision_variants.py, against a model of SSM; these run
+# is tests/unit/services/test_decision_variants.py, against a model of SSM; these run
 # the sandbox's).
 PROFILES = {
     "defaults": {},
@@ -321,8 +322,6 @@ def expected_rejection(profile: dict) -> str:
 @pytest.fixture
 def any_final_status_rule(gate):
     """The rule as the gate deploys it: any final status, not a list of four."""
-    import boto3
-
     boto3.client("events").put_rule(
         Name="approval-results",
         EventPattern=json.dumps(
@@ -356,7 +355,7 @@ def outcome_of(gate, execution_arn: str) -> tuple[str, list]:
 def test_each_flow_reaches_the_workflow_right_under_each_profile_of_the_local_aws(
     gate, started, receive_handler, context, any_final_status_rule, monkeypatch, profile, flow
 ):
-    monkeypatch.setattr("receive_result.service.REREAD_DELAYS_SECONDS", (0.0, 0.0))
+    monkeypatch.setattr("receive_result.logic.receive_result.REREAD_DELAYS_SECONDS", (0.0, 0.0))
     for name, value in profile.items():
         setattr(sandbox.settings, name, value)
     alice, bob, carol = (gate.principal(name) for name in ("alice", "bob", "carol"))

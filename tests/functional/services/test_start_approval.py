@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from botocore.stub import ANY, Stubber
 
 import sandbox
 from approval_core.records import ApprovalRecords
-from start_approval.automation import ApprovalAutomation, approval_tag_key
+from start_approval.automation_launcher import AutomationLauncher
 from start_approval.errors import (
     ApprovalAlreadyDecided,
     ApprovalConcurrencyLimitExceeded,
@@ -20,11 +18,17 @@ from start_approval.errors import (
     ApprovalStartThrottled,
     InvalidApprovalRequest,
 )
-from start_approval.models import ApprovalRequest
-from start_approval.service import ApprovalStarter
+from start_approval.logic.start_approval import StartApproval
 from start_approval.settings import Settings
 from start_approval.validation import parse_invocation
 from tests.support.aws_env import DOCUMENT_NAME, TABLE_NAME
+from tests.support.stubbed_ssm import (
+    AUTOMATION_ID,
+    described,
+    listed,
+    refuse_the_token,
+    stubbed_ssm,
+)
 
 LONG_MESSAGE = "".join(f"line {n:04d} of a long change description.\n" for n in range(95))
 
@@ -140,7 +144,7 @@ def test_a_start_queued_by_ssm_is_accepted_and_recorded(gate, start_handler, con
     """Past the running quota SSM queues the automation (Pending) instead of refusing it:
     the approval is recorded; the sweep watches the queue."""
     if not hasattr(sandbox.settings, "automation_queue_size"):
-        pytest.skip("the local AWS does not queue automations yet (sandbox/settings.py)")
+        pytest.skip("the local AWS does not queue automations yet (sandbox/ssm/settings.py)")
     sandbox.settings.max_concurrent_executions = 1
     start_handler(gate.start_workflow(request(gate)).payload, context)
 
@@ -176,9 +180,6 @@ def test_a_retry_after_the_decision_raises_already_decided(gate, start_handler, 
 
 # --- Retries and SSM's idempotency (docs/aws-behaviour.md#ssm-client-token,
 # docs/aws-behaviour.md#undocumented-client-token-reuse) -----------------------------------
-
-APPROVAL_ID = "0b6c9a52-8a0e-5a3b-9a55-3d7f1c2e4b61"
-REQUEST = ApprovalRequest(message="Ship it?", approvers=("alice",), min_required_approvals=1)
 
 
 def forget_the_automation(gate, approval_id: str) -> None:
@@ -221,7 +222,7 @@ def test_a_retry_whose_record_holds_the_automation_does_not_start_it_again(
 
 def set_client_token_reuse(variant: str) -> None:
     if not hasattr(sandbox.settings, "client_token_reuse"):
-        pytest.skip("the local AWS has no client_token_reuse setting yet (sandbox/settings.py)")
+        pytest.skip("the local AWS has no client_token_reuse setting yet (sandbox/ssm/settings.py)")
     sandbox.settings.client_token_reuse = variant
 
 
@@ -248,7 +249,7 @@ def test_a_refused_token_whose_automation_is_tagged_is_recovered(gate, start_han
     if not sandbox_finds_automations_by_tag(gate):
         pytest.skip(
             "the local AWS does not keep automation tags or filter by TagKey yet "
-            "(sandbox/ssm_api.py, sandbox/ssm_automation.py)"
+            "(sandbox/ssm/responses.py, sandbox/ssm/automation.py)"
         )
     workflow = gate.start_workflow(request(gate))
     first = start_handler(workflow.payload, context)
@@ -299,178 +300,21 @@ def test_a_refused_token_without_a_findable_automation_is_a_named_conflict(
     assert record["status"]["S"] == "PENDING" and "automation_execution_id" not in record
 
 
-# Unit tests of the adapter with a stubbed SSM client: botocore checks every request
-# against the SSM model (the TagKey filter, the tag's key and value, the ClientToken).
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return Settings.from_environment()
-
-
-@pytest.fixture
-def ssm():
-    client = boto3.client("ssm")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
-
-
-def refuse_the_token(stubber: Stubber, approval_id: str = APPROVAL_ID) -> None:
-    stubber.add_client_error(
-        "start_automation_execution",
-        service_error_code="IdempotentParameterMismatch",
-        service_message="Idempotent parameter mismatch.",
-        http_status_code=400,
-        expected_params={
-            "DocumentName": DOCUMENT_NAME,
-            "DocumentVersion": "$DEFAULT",
-            "Parameters": ANY,
-            "ClientToken": approval_id,
-            "Mode": "Auto",
-            "Tags": [{"Key": approval_tag_key(approval_id), "Value": approval_id}],
-        },
-    )
-
-
-def listed(stubber: Stubber, *executions: tuple[str, str], approval_id: str = APPROVAL_ID) -> None:
-    """DescribeAutomationExecutions with the approval's TagKey filter lists `executions`
-    (id, document name)."""
-    stubber.add_response(
-        "describe_automation_executions",
-        {
-            "AutomationExecutionMetadataList": [
-                {"AutomationExecutionId": execution_id, "DocumentName": document}
-                for execution_id, document in executions
-            ]
-        },
-        {"Filters": [{"Key": "TagKey", "Values": [approval_tag_key(approval_id)]}]},
-    )
-
-
-def described(stubber: Stubber, execution_id: str, approval_id: str) -> None:
-    stubber.add_response(
-        "get_automation_execution",
-        {
-            "AutomationExecution": {
-                "AutomationExecutionId": execution_id,
-                "DocumentName": DOCUMENT_NAME,
-                "Parameters": {"ApprovalId": [approval_id]},
-            }
-        },
-        {"AutomationExecutionId": execution_id},
-    )
-
-
-AUTOMATION_ID = "11111111-2222-3333-4444-555555555555"
-OTHER_ID = "66666666-7777-8888-9999-000000000000"
-
-
-def test_the_automation_is_tagged_with_its_approval_id(ssm, settings):
-    client, stubber = ssm
-    stubber.add_response(
-        "start_automation_execution",
-        {"AutomationExecutionId": AUTOMATION_ID},
-        {
-            "DocumentName": DOCUMENT_NAME,
-            "DocumentVersion": "$DEFAULT",
-            "Parameters": ANY,
-            "ClientToken": APPROVAL_ID,
-            "Mode": "Auto",
-            "Tags": [{"Key": f"approval-gate:approval:{APPROVAL_ID}", "Value": APPROVAL_ID}],
-        },
-    )
-    assert ApprovalAutomation(client, settings).start(APPROVAL_ID, REQUEST) == AUTOMATION_ID
-
-
-def test_a_refused_token_is_recovered_by_the_tag_lookup(ssm, settings):
-    client, stubber = ssm
-    refuse_the_token(stubber)
-    listed(stubber, (AUTOMATION_ID, DOCUMENT_NAME))
-    described(stubber, AUTOMATION_ID, APPROVAL_ID)
-
-    assert ApprovalAutomation(client, settings).start(APPROVAL_ID, REQUEST) == AUTOMATION_ID
-
-
-def test_the_lookup_skips_automations_of_other_documents_and_other_approvals(ssm, settings):
-    client, stubber = ssm
-    refuse_the_token(stubber)
-    listed(
-        stubber,
-        ("aaaaaaaa-0000-0000-0000-000000000000", "SomeoneElsesDocument"),
-        (OTHER_ID, DOCUMENT_NAME),
-        (AUTOMATION_ID, DOCUMENT_NAME),
-    )
-    described(stubber, OTHER_ID, "another-approval")  # a tag copied by hand, say
-    described(stubber, AUTOMATION_ID, APPROVAL_ID)
-
-    assert ApprovalAutomation(client, settings).start(APPROVAL_ID, REQUEST) == AUTOMATION_ID
-
-
-def test_the_lookup_reads_the_next_page(ssm, settings):
-    client, stubber = ssm
-    refuse_the_token(stubber)
-    stubber.add_response(
-        "describe_automation_executions",
-        {"AutomationExecutionMetadataList": [], "NextToken": "page-2"},
-        {"Filters": [{"Key": "TagKey", "Values": [approval_tag_key(APPROVAL_ID)]}]},
-    )
-    stubber.add_response(
-        "describe_automation_executions",
-        {
-            "AutomationExecutionMetadataList": [
-                {"AutomationExecutionId": AUTOMATION_ID, "DocumentName": DOCUMENT_NAME}
-            ]
-        },
-        {
-            "Filters": [{"Key": "TagKey", "Values": [approval_tag_key(APPROVAL_ID)]}],
-            "NextToken": "page-2",
-        },
-    )
-    described(stubber, AUTOMATION_ID, APPROVAL_ID)
-
-    assert ApprovalAutomation(client, settings).start(APPROVAL_ID, REQUEST) == AUTOMATION_ID
-
-
-def test_a_refused_token_without_a_tagged_automation_is_a_conflict(ssm, settings):
-    client, stubber = ssm
-    refuse_the_token(stubber)
-    listed(stubber)
-
-    with pytest.raises(ApprovalStartConflict, match=approval_tag_key(APPROVAL_ID)) as raised:
-        ApprovalAutomation(client, settings).start(APPROVAL_ID, REQUEST)
-    assert f"Key=DocumentNamePrefix,Values={DOCUMENT_NAME}" in str(raised.value)
-    assert isinstance(raised.value.__cause__, ClientError)
-
-
-def test_a_lookup_refused_by_iam_is_a_conflict_naming_the_permission(ssm, settings):
-    client, stubber = ssm
-    refuse_the_token(stubber)
-    stubber.add_client_error(
-        "describe_automation_executions",
-        service_error_code="AccessDeniedException",
-        service_message="not authorized to perform: ssm:DescribeAutomationExecutions",
-        http_status_code=400,
-    )
-
-    with pytest.raises(ApprovalStartConflict, match="ssm:DescribeAutomationExecutions") as raised:
-        ApprovalAutomation(client, settings).start(APPROVAL_ID, REQUEST)
-    assert "AccessDeniedException" in str(raised.value)
-
-
-def test_the_starter_stores_the_recovered_automation(gate, ssm, settings):
-    """The service with SSM refusing the reused token: the record gets the automation
-    found by its tag, and the reply names it."""
-    client, stubber = ssm
+def test_the_starter_stores_the_recovered_automation(gate):
+    """The service on moto's table with SSM refusing the reused token (a stubbed client;
+    the adapter alone: tests/unit/services/test_automation_launcher.py): the record gets the
+    automation found by its tag, and the reply names it."""
+    settings = Settings.from_environment()
     records = ApprovalRecords(gate.dynamodb, TABLE_NAME)
-    starter = ApprovalStarter(records, ApprovalAutomation(client, settings), settings)
     workflow = gate.start_workflow(request(gate))
     invocation = parse_invocation(workflow.payload, settings)
-    refuse_the_token(stubber, invocation.approval_id)
-    listed(stubber, (AUTOMATION_ID, DOCUMENT_NAME), approval_id=invocation.approval_id)
-    described(stubber, AUTOMATION_ID, invocation.approval_id)
+    with stubbed_ssm() as (client, stubber):
+        starter = StartApproval(records, AutomationLauncher(client, settings), settings)
+        refuse_the_token(stubber, invocation.approval_id)
+        listed(stubber, (AUTOMATION_ID, DOCUMENT_NAME), approval_id=invocation.approval_id)
+        described(stubber, AUTOMATION_ID, invocation.approval_id)
 
-    started = starter.start(invocation)
+        started = starter.start(invocation)
 
     assert started.automation_execution_id == AUTOMATION_ID
     stored = records.get(invocation.approval_id)

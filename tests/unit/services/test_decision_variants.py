@@ -12,7 +12,7 @@ variants), expiry (after one of two approvals), a reject that did not end the st
 by expiry, stop. SSM is played by `play()` below, a small
 model of what GetAutomationExecution shows under a variant (the local AWS plays the same
 settings); what the workflow must get is written out by hand in `EXPECTED`, never computed by
-the gate's own code. The delivery runs through the real ResultReceiver with in-memory records
+the gate's own code. The delivery runs through the real ReceiveResult with in-memory records
 and callbacks.
 """
 
@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from approval_core.records import ApprovalRecord, ApprovalStatus, CallbackStatus
-from receive_result.automation import ApprovalAutomation
+from receive_result.automation_supervisor import AutomationSupervisor
+from receive_result.logic.receive_result import ReceiveResult
 from receive_result.models import StepStatusEvent
-from receive_result.service import ResultReceiver
 from receive_result.settings import Settings
 from tests.support.aws_env import DOCUMENT_NAME, TABLE_NAME
 
@@ -296,8 +296,8 @@ def test_the_workflow_gets_the_right_outcome_and_approvers_under_every_variant(f
     step = play(flow, variant)
     answer = get_automation_execution(step, variant)
     callbacks = WorkflowAnswers()
-    receiver = ResultReceiver(
-        automation=ApprovalAutomation(PlayedSsm(answer)),
+    receiver = ReceiveResult(
+        automation=AutomationSupervisor(PlayedSsm(answer)),
         records=MemoryRecords(),  # type: ignore[arg-type]
         callbacks=callbacks,  # type: ignore[arg-type]
         settings=Settings(table_name=TABLE_NAME, document_name=DOCUMENT_NAME),
@@ -360,7 +360,7 @@ def test_a_successful_status_without_approval_status_approved_is_never_an_approv
             ],
         }
     }
-    step = ApprovalAutomation(PlayedSsm(answer)).read(AUTOMATION_ID)
+    step = AutomationSupervisor(PlayedSsm(answer)).read(AUTOMATION_ID)
     assert step is not None
     decision = step.decision()
     assert decision is not None
@@ -390,7 +390,7 @@ def test_outputs_keyed_by_step_name_are_read_too():
             ],
         }
     }
-    step = ApprovalAutomation(PlayedSsm(answer)).read(AUTOMATION_ID)
+    step = AutomationSupervisor(PlayedSsm(answer)).read(AUTOMATION_ID)
     assert step is not None
     decision = step.decision()
     assert decision is not None

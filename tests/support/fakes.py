@@ -1,0 +1,386 @@
+"""In-memory fakes of the services' adapters, for the unit layer (tests/unit): one per
+adapter, each keeping state and refusing what the real adapter refuses, so the logic classes
+meet the same rules as against AWS.
+
+- FakeApprovalRecords: approval_core.records.ApprovalRecords (conditional writes: a claim
+  or a close of a record that is not PENDING raises RecordNotPending, a second callback
+  result CallbackAlreadyFinished, a write to a missing record LookupError).
+- FakeAutomationLauncher: start_approval's AutomationLauncher (one automation per approval
+  id: the ClientToken and the approval tag give a retry the first automation back).
+- FakeAutomationSupervisor: receive_result's AutomationSupervisor (what SSM shows of an
+  automation, optionally a few reads behind; a cancel of an ended automation is a no-op).
+- FakeWorkflowCallbacks: receive_result's WorkflowCallbacks (a task token is answered once;
+  an answer to a token nobody waits on is refused with Step Functions' error code).
+- FakeIdempotentDelivery: the idempotent wrapper of ReceiveResult.deliver (one stored result
+  per approval id, whichever path asks first).
+
+The two automation fakes share one `automations` map, as both adapters share SSM. A
+`journal` list shared by fakes records every call, in order ("records.claim_decision", ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
+
+from approval_core.automations import NON_TERMINAL_STATUSES
+from approval_core.records import (
+    ApprovalRecord,
+    ApprovalStatus,
+    CallbackAlreadyFinished,
+    CallbackStatus,
+    PendingApproval,
+    RecordNotPending,
+)
+from receive_result.callbacks import CallbackRefused
+from receive_result.logic.receive_result import ReceiveResult
+from receive_result.models import ApprovalStep, ApproverDecision, Decision, Delivery
+from start_approval.models import ApprovalRequest
+
+
+class FakeClock:
+    """The logic classes' `clock`: a fixed moment that a test moves on."""
+
+    def __init__(self, now: datetime = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class _Journaled:
+    _name = ""
+
+    def __init__(self, journal: list[str] | None = None):
+        self.journal: list[str] = journal if journal is not None else []
+
+    def _note(self, operation: str) -> None:
+        self.journal.append(f"{self._name}.{operation}")
+
+
+class FakeApprovalRecords(_Journaled):
+    _name = "records"
+
+    def __init__(self, journal: list[str] | None = None):
+        super().__init__(journal)
+        self._records: dict[str, ApprovalRecord] = {}
+
+    def stored(self, approval_id: str) -> ApprovalRecord:
+        """The record as the table holds it, for a test to look at (not journaled)."""
+        return dataclasses.replace(self._records[approval_id])
+
+    def get(self, approval_id: str) -> ApprovalRecord | None:
+        self._note("get")
+        record = self._records.get(approval_id)
+        return dataclasses.replace(record) if record else None
+
+    def create_or_refresh(self, record: ApprovalRecord) -> ApprovalRecord:
+        self._note("create_or_refresh")
+        if record.approval_id not in self._records:
+            self._records[record.approval_id] = dataclasses.replace(record)
+            return record  # the real adapter returns the record it was given when it is new
+        return self._update(
+            record.approval_id,
+            ApprovalStatus.PENDING,
+            task_token=record.task_token,
+            updated_at=record.requested_at,
+        )
+
+    def set_automation(
+        self, approval_id: str, automation_execution_id: str, now: str
+    ) -> ApprovalRecord:
+        self._note("set_automation")
+        return self._update(
+            approval_id, None, automation_execution_id=automation_execution_id, updated_at=now
+        )
+
+    def claim_decision(self, approval_id: str, outcome: str, now: str) -> ApprovalRecord:
+        self._note("claim_decision")
+        return self._update(
+            approval_id,
+            ApprovalStatus.PENDING,
+            status=ApprovalStatus.DECIDED,
+            outcome=outcome,
+            decided_at=now,
+            updated_at=now,
+            callback=CallbackStatus.SENDING,
+        )
+
+    def close(self, approval_id: str, reason: str, now: str) -> ApprovalRecord:
+        self._note("close")
+        return self._update(
+            approval_id,
+            ApprovalStatus.PENDING,
+            status=ApprovalStatus.CLOSED,
+            closed_reason=reason,
+            updated_at=now,
+        )
+
+    def finish_callback(
+        self, approval_id: str, callback: CallbackStatus, now: str, error: str | None = None
+    ) -> ApprovalRecord:
+        self._note("finish_callback")
+        record = self._records.get(approval_id)
+        if record is None:
+            raise LookupError(f"no approval record for approval id {approval_id}")
+        if record.callback is not CallbackStatus.SENDING:
+            raise CallbackAlreadyFinished(dataclasses.replace(record))
+        changes: dict[str, Any] = {"callback": callback, "updated_at": now}
+        if error:
+            changes["callback_error"] = error
+        return self._update(approval_id, None, **changes)
+
+    def of_execution(self, execution_arn: str) -> list[ApprovalRecord]:
+        self._note("of_execution")
+        return [
+            dataclasses.replace(r)
+            for r in self._records.values()
+            if r.execution_arn == execution_arn
+        ]
+
+    def pending(self) -> Iterator[PendingApproval]:
+        """The `pending` index: records that await a decision or its callback, oldest first."""
+        self._note("pending")
+        waiting = sorted(
+            (r for r in self._records.values() if r.awaits_delivery),
+            key=lambda r: r.requested_epoch,
+        )
+        for record in waiting:
+            yield PendingApproval(
+                record.approval_id, record.requested_epoch, record.automation_execution_id
+            )
+
+    def _update(
+        self, approval_id: str, require_status: ApprovalStatus | None, **changes: Any
+    ) -> ApprovalRecord:
+        record = self._records.get(approval_id)
+        if record is None:
+            raise LookupError(f"no approval record for approval id {approval_id}")
+        if require_status is not None and record.status is not require_status:
+            raise RecordNotPending(dataclasses.replace(record))
+        record = dataclasses.replace(record, **changes)
+        self._records[approval_id] = record
+        return dataclasses.replace(record)
+
+
+@dataclass
+class FakeAutomation:
+    """One automation as SSM holds it. `status` is the automation's and its approve step's
+    (a queued automation, Pending, has no step: its own status stands in)."""
+
+    automation_execution_id: str
+    approval_id: str | None  # its ApprovalId parameter; None: not started by the gate
+    status: str = "Waiting"
+    approval_status: str | None = None  # the step's ApprovalStatus output
+    decisions: tuple[ApproverDecision, ...] = ()  # its ApproverDecisions output
+    failure_message: str | None = None
+    request: ApprovalRequest | None = None
+
+    def step(self) -> ApprovalStep:
+        return ApprovalStep(
+            automation_execution_id=self.automation_execution_id,
+            approval_id=self.approval_id,
+            step_status=self.status,
+            approval_status=self.approval_status,
+            decisions=self.decisions,
+            failure_message=self.failure_message,
+        )
+
+
+class _FakeSsm(_Journaled):
+    """What both automation adapters share: SSM's automations, and cancelling one."""
+
+    def __init__(
+        self,
+        automations: dict[str, FakeAutomation] | None = None,
+        journal: list[str] | None = None,
+    ):
+        super().__init__(journal)
+        self.automations = automations if automations is not None else {}
+
+    def cancel(self, automation_execution_id: str) -> bool:
+        """StopAutomationExecution (Cancel): False for an automation that has ended or that
+        SSM does not know, as approval_core.automations.cancel_automation."""
+        self._note("cancel")
+        automation = self.automations.get(automation_execution_id)
+        if automation is None or automation.status not in NON_TERMINAL_STATUSES:
+            return False
+        automation.status = "Cancelled"
+        return True
+
+
+class FakeAutomationLauncher(_FakeSsm):
+    _name = "launcher"
+
+    def __init__(
+        self,
+        automations: dict[str, FakeAutomation] | None = None,
+        journal: list[str] | None = None,
+    ):
+        super().__init__(automations, journal)
+        self._failures: list[Exception] = []
+
+    def fail_next(self, *errors: Exception) -> None:
+        """The next starts raise these (the errors the real launcher maps SSM's to)."""
+        self._failures.extend(errors)
+
+    def start(self, approval_id: str, request: ApprovalRequest) -> str:
+        self._note("start")
+        if self._failures:
+            raise self._failures.pop(0)
+        found = self.find(approval_id)
+        if found is not None:
+            return found
+        automation_id = f"automation-{len(self.automations) + 1}"
+        self.automations[automation_id] = FakeAutomation(
+            automation_id, approval_id, request=request
+        )
+        return automation_id
+
+    def find(self, approval_id: str) -> str | None:
+        started = (a for a in self.automations.values() if a.approval_id == approval_id)
+        return next((a.automation_execution_id for a in started), None)
+
+
+class FakeAutomationSupervisor(_FakeSsm):
+    _name = "supervisor"
+
+    def __init__(
+        self,
+        automations: dict[str, FakeAutomation] | None = None,
+        journal: list[str] | None = None,
+    ):
+        super().__init__(automations, journal)
+        self.reads: list[str] = []  # automation ids read, in order
+        self._behind: dict[str, tuple[int, FakeAutomation]] = {}
+        self._cancel_failures: list[Exception] = []
+
+    def add(self, automation: FakeAutomation) -> FakeAutomation:
+        self.automations[automation.automation_execution_id] = automation
+        return automation
+
+    def lag(self, automation_execution_id: str, reads: int) -> None:
+        """The next `reads` reads show the automation as it is now, whatever changes next
+        (docs/aws-behaviour.md#undocumented-read-after-event)."""
+        snapshot = dataclasses.replace(self.automations[automation_execution_id])
+        self._behind[automation_execution_id] = (reads, snapshot)
+
+    def fail_next_cancel(self, *errors: Exception) -> None:
+        self._cancel_failures.extend(errors)
+
+    def read(self, automation_execution_id: str) -> ApprovalStep | None:
+        self._note("read")
+        self.reads.append(automation_execution_id)
+        behind, snapshot = self._behind.get(automation_execution_id, (0, None))
+        if behind and snapshot is not None:
+            self._behind[automation_execution_id] = (behind - 1, snapshot)
+            return snapshot.step()
+        automation = self.automations.get(automation_execution_id)
+        return automation.step() if automation else None
+
+    def statuses_of(self, automation_execution_ids: list[str]) -> dict[str, str]:
+        self._note("statuses_of")
+        return {
+            i: self.automations[i].status for i in automation_execution_ids if i in self.automations
+        }
+
+    def cancel(self, automation_execution_id: str) -> bool:
+        if self._cancel_failures:
+            self._note("cancel")
+            raise self._cancel_failures.pop(0)
+        return super().cancel(automation_execution_id)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one task token got: SendTaskSuccess's output, or SendTaskFailure's error and
+    cause."""
+
+    task_token: str
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class FakeWorkflowCallbacks(_Journaled):
+    _name = "callbacks"
+
+    def __init__(self, journal: list[str] | None = None):
+        super().__init__(journal)
+        self.answers: list[Answer] = []
+        self._waiting: set[str] = set()
+        self._gone: dict[str, str] = {}  # token -> the error code Step Functions answers
+        self._failures: list[Exception] = []
+        # Runs once, at the next call, before it is answered (a concurrent attempt, say).
+        self.during_next_call: Callable[[], None] | None = None
+
+    def wait(self, task_token: str) -> None:
+        """A workflow's task waits for this token."""
+        self._waiting.add(task_token)
+
+    def end(self, task_token: str, code: str = "TaskTimedOut") -> None:
+        """The workflow no longer waits (timed out, stopped): answers are refused."""
+        self._waiting.discard(task_token)
+        self._gone[task_token] = code
+
+    def fail_next(self, *errors: Exception) -> None:
+        """The next calls raise these (throttling, a service error): not a refusal."""
+        self._failures.extend(errors)
+
+    def succeed(self, task_token: str, output: dict[str, Any]) -> None:
+        self._note("succeed")
+        # As sent: the real adapter sends json.dumps(output).
+        self._answer(Answer(task_token, output=json.loads(json.dumps(output))))
+
+    def fail(self, task_token: str, error: str, cause: str) -> None:
+        self._note("fail")
+        self._answer(Answer(task_token, error=error, cause=cause))
+
+    def _answer(self, answer: Answer) -> None:
+        hook, self.during_next_call = self.during_next_call, None
+        if hook is not None:
+            hook()
+        if self._failures:
+            raise self._failures.pop(0)
+        if answer.task_token not in self._waiting:
+            raise CallbackRefused(self._gone.get(answer.task_token, "TaskDoesNotExist"))
+        self._waiting.discard(answer.task_token)
+        self._gone[answer.task_token] = "InvalidToken"  # a task is answered once
+        self.answers.append(answer)
+
+
+@dataclass
+class FakeIdempotentDelivery:
+    """`receiver.deliver` answered once per approval id, as the handlers wire it with
+    Powertools' idempotency (receive_result.delivery): a repeat gets the stored result
+    (with the `via` of the path that delivered); a delivery under way raises
+    IdempotencyAlreadyInProgressError; one that raised stores nothing."""
+
+    receiver: ReceiveResult
+    results: dict[str, Delivery] = field(default_factory=dict)
+    in_progress: set[str] = field(default_factory=set)
+
+    def __call__(self, decision: Decision, via: str = "event") -> Delivery:
+        key = decision.approval_id
+        if key in self.in_progress:
+            raise IdempotencyAlreadyInProgressError(f"delivery of {key} under way")
+        if key in self.results:
+            return self.results[key]
+        self.in_progress.add(key)
+        try:
+            delivery = self.receiver.deliver(decision, via=via)
+        finally:
+            self.in_progress.discard(key)
+        self.results[key] = delivery
+        return delivery
