@@ -69,10 +69,11 @@ test: install ## Run every layer of tests: unit, functional (moto + local AWS), 
 test-unit: install ## Only the unit tests: no AWS, no local AWS, no Terraform (seconds)
 	$(VENV_PYTHON) -m pytest tests/unit $(PYTEST_ARGS)
 
-lint: install ## Static checks: ruff, mypy (strict), terraform fmt and validate, checkov, the state machine (asl-validator)
+lint: install ## Static checks: ruff, mypy (strict), import layers (.importlinter), module READMEs, terraform fmt and validate, checkov, the state machine (asl-validator)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV_PYTHON) scripts/module_readme.py --check terraform/modules/approval_gate terraform/modules/lambda_service
 	@$(TF_SETUP); \
 	echo "terraform fmt -check -recursive terraform $(ASL_FIXTURE)"; \
@@ -137,5 +138,5 @@ destroy: install ## terraform destroy of terraform/examples/EXAMPLE
 	$(VENV_PYTHON) -m scripts.gate_terraform destroy --example $(EXAMPLE)
 
 clean: ## Remove build output and caches (never Terraform state)
-	rm -rf dist .pytest_cache .ruff_cache .mypy_cache .hypothesis .tfcli
+	rm -rf dist .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .hypothesis .tfcli
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

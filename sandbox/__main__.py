@@ -29,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     running = server.read_state(args.state_dir)
-    if running and server._alive(int(running["pid"])):
+    if running and server.alive(int(running["pid"])):
         print(
             f"A sandbox already runs on {running['endpoint']} (pid {running['pid']}); "
             "stop it with `python -m sandbox stop`.",
@@ -69,7 +69,7 @@ def _stop(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     state = server.read_state(args.state_dir)
-    if state and server._alive(int(state["pid"])):
+    if state and server.alive(int(state["pid"])):
         print(state["endpoint"])
         return 0
     print("No sandbox is running.", file=sys.stderr)

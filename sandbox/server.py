@@ -9,10 +9,9 @@ or from a shell: ``python -m sandbox serve [--port 5000] [--state-dir DIR]`` (``
 sandbox stop`` stops a background one through its pid file).
 
 What runs: ``ThreadedMotoServer`` with ``stepfunctions.execute_state_machine`` on (moto's
-``/moto-api/config``), Lambda functions executed from their zips (``sandbox.lambda_runtime``),
-EventBridge to Lambda and Step Functions (``sandbox.eventbridge``), the sandbox's HTTP
-controls (``sandbox.http_api``), and a thread that times out due approvals every
-``expire_interval`` seconds, so an approval expires with no API call. ``stop()`` stops all of
+``/moto-api/config``), every hook of ``sandbox.install()`` (sandbox/LOCAL_AWS.md), IAM
+enforced, and a thread that times out due approvals every ``expire_interval`` seconds, so an
+approval expires with no API call. ``stop()`` stops all of
 it, the function workers included. moto's state is process-wide: one LocalAws per process.
 """
 
@@ -22,45 +21,36 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import threading
 import time
 import urllib.request
+from importlib.metadata import version
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import boto3
+from moto.core.config import default_user_config
+from moto.moto_api._internal.models import moto_api_backend
+
+import sandbox
+from sandbox import awslambda
+from sandbox.core import endpoint
+from sandbox.core.endpoint import moto_server
+from sandbox.iam import iam_settings
+
+# The deployer's key: with IAM enforced, unknown keys are refused.
+from sandbox.iam.admin import ACCESS_KEY, SECRET_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = REPO_ROOT / ".sandbox"
 STATE_FILE = "server.json"
 REGION = "us-east-1"
-# The deployer's key: with IAM enforced, unknown keys are refused.
-from sandbox.iam.admin import ACCESS_KEY, SECRET_KEY  # noqa: E402
 
 _log = logging.getLogger(__name__)
 _active: LocalAws | None = None
 _active_lock = threading.Lock()
-
-
-def moto_server(port: int = 0, host: str = "127.0.0.1") -> Any:
-    """A ThreadedMotoServer that stops at once (moto's polls for shutdown every 0.5 s)."""
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from moto.server import ThreadedMotoServer
-    from werkzeug.serving import make_server
-
-    class Server(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            self._server = make_server(
-                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever(poll_interval=0.05)
-
-    return Server(ip_address=host, port=port, verbose=False)
 
 
 class LocalAws:
@@ -94,13 +84,6 @@ class LocalAws:
     # lifecycle
     def start(self) -> LocalAws:
         global _active
-        from moto.core.config import default_user_config
-        from moto.moto_api._internal.models import moto_api_backend
-
-        import sandbox
-        from sandbox import lambda_runtime
-        from sandbox.iam import iam_settings
-
         with _active_lock:
             if _active is not None:
                 raise RuntimeError(
@@ -119,12 +102,12 @@ class LocalAws:
             # What POST /moto-api/config {"stepfunctions": {...}} does.
             moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
             if not self.log_requests:
-                lambda_runtime.quiet_request_log()
+                endpoint.quiet_request_log()
             self._server = moto_server(self.requested_port, self.host)
             self._server.start()
             host, self.port = self._server.get_host_and_port()
             self.endpoint = f"http://{host}:{self.port}"
-            lambda_runtime.set_endpoint(self.endpoint)
+            endpoint.set_endpoint(self.endpoint)
             if self.expire_interval:
                 self._stop_expiry.clear()
                 self._expiry = threading.Thread(
@@ -141,17 +124,12 @@ class LocalAws:
     def stop(self) -> None:
         """Stop the expiry thread, every function worker and the server (idempotent)."""
         global _active
-        from moto.core.config import default_user_config
-
-        from sandbox import lambda_runtime
-        from sandbox.iam import iam_settings
-
         self._stop_expiry.set()
         if self._expiry is not None:
             self._expiry.join(timeout=5)
             self._expiry = None
-        lambda_runtime.shutdown()
-        lambda_runtime.set_endpoint(None)
+        awslambda.shutdown()
+        endpoint.set_endpoint(None)
         iam_settings.enforce = False
         if self._server is not None:
             with contextlib.suppress(Exception):
@@ -182,11 +160,9 @@ class LocalAws:
 
     # helpers
     def _expire_loop(self) -> None:
-        from sandbox.ssm_automation import expire_due
-
         while not self._stop_expiry.wait(self.expire_interval):
             try:
-                expire_due()
+                sandbox.expire_due()
             except Exception:  # keep expiring; say what went wrong
                 _log.exception("sandbox: expire_due failed")
 
@@ -225,12 +201,10 @@ class LocalAws:
         }
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        import boto3
-
         return boto3.client(service, **{**self.client_kwargs(), **kwargs})
 
     def api(self, path: str, body: dict[str, Any] | None = None, method: str = "POST") -> Any:
-        """Call a ``/moto-api/...`` control (``sandbox.http_api``); returns the JSON answer."""
+        """Call a ``/moto-api/...`` control (sandbox/LOCAL_AWS.md); returns the JSON answer."""
         return call_api(self.endpoint, path, body, method)
 
 
@@ -263,13 +237,11 @@ Point the AWS CLI, boto3 and Terraform at it:
   terraform -chdir=terraform/examples/local apply   # reads TF_VAR_endpoint
 
 Controls: {aws.endpoint}/moto-api/sandbox/clock/advance (POST {{"seconds": N}}),
-/moto-api/sandbox/expire, /moto-api/sandbox/faults, /moto-api/reset (see sandbox/http_api.py).
+/moto-api/sandbox/expire, /moto-api/sandbox/faults, /moto-api/reset (see sandbox/LOCAL_AWS.md).
 Stop with Ctrl-C or `python -m sandbox stop`."""
 
 
 def _moto_version() -> str:
-    from importlib.metadata import version
-
     return version("moto")
 
 
@@ -282,7 +254,8 @@ def read_state(state_dir: str | Path | None = None) -> dict[str, Any] | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Is process ``pid`` running (not gone, not a zombie)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -298,22 +271,20 @@ def _alive(pid: int) -> bool:
 
 def stop_background(state_dir: str | Path | None = None, timeout: float = 15.0) -> bool:
     """SIGTERM the server named by the state file and wait for it; False if none ran."""
-    import signal
-
     state = read_state(state_dir)
     if not state:
         return False
     pid = int(state["pid"])
     path = Path(state_dir or DEFAULT_STATE_DIR) / STATE_FILE
-    if not _alive(pid):
+    if not alive(pid):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.05)
-    if _alive(pid):
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

@@ -1,4 +1,4 @@
-"""moto's Lambda, hooked so that invoking a function runs its zip (``sandbox.lambda_runtime``).
+"""moto's Lambda, hooked so that invoking a function runs its zip (``sandbox.awslambda``).
 
 - ``LambdaBackend.invoke`` (the Invoke API; EventBridge and SQS event sources go through it
   too) and ``LambdaFunction.invoke`` (moto's other internal callers) run the invoked version:
@@ -27,7 +27,9 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.utilities.utils import ARN_PARTITION_REGEX
 
-from sandbox import lambda_runtime
+from sandbox.awslambda.asynchronous import invoke_async
+from sandbox.awslambda.invoke import check_payload, invoke_sync
+from sandbox.awslambda.models import FunctionSpec
 
 _originals: dict[str, Any] = {}
 _local = threading.local()
@@ -64,7 +66,7 @@ def _qualifier(function_name: str, qualifier: str | None) -> tuple[str, str | No
 def invoked_arn(fn: LambdaFunction, function_name: str, qualifier: str | None) -> str:
     """The ARN the caller invoked (alias, version or unqualified), as context has it."""
     _, used = _qualifier(function_name, qualifier)
-    base = lambda_runtime.FunctionSpec.of(fn).function_arn
+    base = FunctionSpec.of(fn).function_arn
     return f"{base}:{used}" if used else base
 
 
@@ -86,13 +88,13 @@ def handle_invoke(
     if getattr(_local, "asynchronous", False):
         invocation_type = "Event"
     if invocation_type == "DryRun":
-        lambda_runtime.FunctionSpec.of(fn).check_runnable()
+        FunctionSpec.of(fn).check_runnable()
         return b""
-    payload = lambda_runtime.check_payload(body)
+    payload = check_payload(body)
     if invocation_type == "Event":
-        lambda_runtime.invoke_async(fn, arn, payload)
+        invoke_async(fn, arn, payload)
         return b""
-    outcome = lambda_runtime.invoke_sync(fn, arn, payload, client_context=_client_context(headers))
+    outcome = invoke_sync(fn, arn, payload, client_context=_client_context(headers))
     response_headers["x-amz-executed-version"] = outcome.executed_version
     response_headers["x-amz-log-result"] = outcome.log_tail()
     if outcome.function_error:
@@ -121,7 +123,7 @@ def _function_invoke(
 ) -> bytes:
     if not isinstance(body, str | bytes):
         body = json.dumps(body)
-    arn = lambda_runtime.FunctionSpec.of(self).function_arn
+    arn = FunctionSpec.of(self).function_arn
     if str(self.version) != "$LATEST":
         arn = f"{arn}:{self.version}"
     return handle_invoke(self, arn, body, request_headers or {}, response_headers)

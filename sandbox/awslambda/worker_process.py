@@ -1,7 +1,9 @@
 """One execution environment of a Lambda function: runs its handler as AWS's Python runtime.
 
-Started by ``sandbox.lambda_runtime`` as ``python -S -m sandbox.lambda_worker`` in the function's
-extracted zip (the working directory, ``LAMBDA_TASK_ROOT``), with the function's environment.
+Started by ``sandbox.awslambda.worker`` as ``python -S -m sandbox.awslambda.worker_process``
+in the function's extracted zip (the working directory, ``LAMBDA_TASK_ROOT``), with the
+function's environment.
+
 Standard library only: before the handler's module is imported, ``sys.path`` becomes the task
 root, the packages the Lambda runtime provides (boto3, botocore and their dependencies, in
 ``LAMBDA_RUNTIME_DIR``) and the standard library, nothing else; so a package missing from the

@@ -23,6 +23,12 @@ class Clock:
                 return self._frozen_at
             return datetime.now(UTC) + self._offset
 
+    @property
+    def frozen(self) -> bool:
+        """Pinned by ``freeze``: it moves only with ``advance``."""
+        with self._lock:
+            return self._frozen_at is not None
+
     def advance(self, seconds: float | timedelta) -> datetime:
         """Move the clock forward (frozen or not) and return the new time."""
         delta = seconds if isinstance(seconds, timedelta) else timedelta(seconds=seconds)

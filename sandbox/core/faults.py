@@ -114,7 +114,10 @@ def active() -> list[Fault]:
         return [fault for fault in _faults if not fault.exhausted]
 
 
-def _firing_fault(service_names: set[str], operation: str) -> Fault | None:
+def firing_fault(service_names: set[str], operation: str) -> Fault | None:
+    """The fault that fails this call of ``operation`` (counted), or None; for the calls AWS
+    services make themselves (SSM's publish, EventBridge's deliveries), which no request
+    carries."""
     with _lock:
         for fault in _faults:
             if fault.service in service_names and fault.operation == operation and fault._fires():
@@ -145,7 +148,7 @@ def _dispatch_with_faults(
             operation = None
         if operation:
             names = {str(self.service_name), self.boto3_service_name}
-            fault = _firing_fault(names, operation)
+            fault = firing_fault(names, operation)
             if fault is not None:
                 return _error_response(self, fault)
     return self.call_action()

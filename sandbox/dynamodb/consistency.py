@@ -2,20 +2,20 @@
 
 DynamoDB documents that a GSI is updated asynchronously and that its reads are eventually
 consistent; it does not say how long the lag is (docs/aws-behaviour.md
-#dynamodb-gsi-eventual-consistency). With ``settings.gsi_lag_seconds`` = N > 0, a Query or
-Scan on a global secondary index sees every item as it was N real seconds ago: a new item is
-absent until then, an updated one shows its old image, a deleted one is still there. Reads of
-the base table (GetItem, Query/Scan without IndexName) stay as moto has them: strongly
-consistent when asked to. Local secondary indexes stay consistent (AWS allows consistent
-reads on them).
+#dynamodb-gsi-eventual-consistency). With ``settings.gsi_lag_seconds`` = N > 0 (the variant
+of ``sandbox/dynamodb/settings.py``), a Query or Scan on a global secondary index sees every
+item as it was N real seconds ago: a new item is absent until then, an updated one shows its
+old image, a deleted one is still there. Reads of the base table (GetItem, Query/Scan without
+IndexName) stay as moto has them: strongly consistent when asked to. Local secondary indexes
+stay consistent (AWS allows consistent reads on them).
 
 How: every write records the item's image (a copy) and the real time on the table
 (``put_item``, ``delete_item`` of moto's Table, ``update_item`` of the backend, which
 transactions, batches and PartiQL go through); an index read runs moto's own Query/Scan over
 the images of N seconds ago. Images older than needed are pruned.
 
-    from sandbox import dynamodb_consistency
-    dynamodb_consistency.install()   # idempotent; sandbox.install() calls it
+    from sandbox.dynamodb import consistency
+    consistency.install()   # idempotent; sandbox.install() calls it
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
-from sandbox.settings import settings
+from sandbox.core.settings import settings
 
 # Images are kept this long (or longer, for a larger lag) after a newer write replaced them.
 MIN_HISTORY_SECONDS = 60.0

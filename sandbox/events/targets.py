@@ -1,11 +1,12 @@
-"""EventBridge rules deliver to Lambda functions and Step Functions state machines.
+"""EventBridge delivers to Lambda functions and Step Functions state machines.
 
 moto 5.2.5 raises NotImplementedError for these targets (AWS_FACTS.md). Here a matching event
 is delivered on a background thread, as EventBridge does:
 
 - Lambda: an asynchronous invocation of the target (a qualified ARN invokes that alias or
   version); from there Lambda's own retries and dead-letter queue apply
-  (``sandbox.lambda_runtime``). Step Functions: ``StartExecution`` with the event as input.
+  (``sandbox.awslambda.asynchronous``). Step Functions: ``StartExecution`` with the event as
+  input, as the target's ``RoleArn``.
 - The target's input: the event (EventBridge's envelope, ``time`` in ISO 8601), or ``Input``
   (constant JSON), ``InputPath`` (a JSONPath into the event) or ``InputTransformer`` (moto's
   own template parser).
@@ -17,16 +18,6 @@ is delivered on a background thread, as EventBridge does:
   ``EXHAUSTED_RETRY_CONDITION``, ``RETRY_ATTEMPTS``). As AWS documents, a target that does not
   exist (or is not allowed) goes to the dead-letter queue without retries; only throttling
   and server errors are retried.
-- Every other target type goes to moto. A target without ``InputTransformer`` receives the
-  event in EventBridge's envelope (moto's default template leaves out ``account``).
-- A rule whose ``State`` is ``DISABLED`` receives nothing; a rule with a ``ScheduleExpression``
-  and no ``EventPattern`` receives only its scheduled events (``sandbox.schedules``), not
-  every event on the bus as moto's empty pattern would give it.
-- ``drop_events(source, detail_type=None, detail=None, times=1)``: the next matching events
-  reach no rule at all (SSM events are best effort, AWS_FACTS.md). The check sits where
-  events enter the bus (moto's ``put_events``, and the scheduled events): PutEvents still
-  answers with an ``EventId``, and ``automation_events`` listeners still see SSM's events,
-  since SSM did emit them; only the delivery is lost.
 """
 
 from __future__ import annotations
@@ -35,22 +26,24 @@ import copy
 import json
 import logging
 import random
-import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from jsonpath_ng.ext import parse as jsonpath  # a dependency of moto's events
-from moto.events.models import EventPattern, EventsBackend, Rule
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
+from moto.stepfunctions.responses import get_backend as sfn_backend
 
-from sandbox import faults, iam, lambda_runtime
-from sandbox.clock import clock
+from sandbox import iam
+from sandbox.awslambda.asynchronous import invoke_async
+from sandbox.awslambda.messaging import send_message
+from sandbox.awslambda.settings import lambda_settings
+from sandbox.core import background, faults
+from sandbox.core.clock import clock
 
 _log = logging.getLogger(__name__)
-_originals: dict[str, Any] = {}
-_lock = threading.Lock()
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 185
@@ -87,7 +80,8 @@ class DeliveryError(Exception):
         return self.status == 429 or self.status >= 500
 
 
-def _target_kind(arn: str) -> str | None:
+def target_kind(arn: str) -> str | None:
+    """``lambda`` or ``states`` for the targets the sandbox delivers to, else None (moto's)."""
     parts = arn.split(":")
     if len(parts) < 6:
         return None
@@ -161,15 +155,13 @@ class Delivery:
 
     def _attempt(self) -> None:
         """One delivery; raises DeliveryError when the target's service refuses it."""
-        kind = _target_kind(self.arn)
+        kind = target_kind(self.arn)
         parts = self.arn.split(":")
         region, account = parts[3], parts[4] or self.account_id
         if kind == "lambda":
-            fault = faults._firing_fault({"lambda", "awslambda"}, "Invoke")
+            fault = faults.firing_fault({"lambda", "awslambda"}, "Invoke")
             if fault is not None:
                 raise DeliveryError(fault.error_code, fault.message, fault.status)
-            from moto.awslambda.utils import get_backend
-
             try:
                 # The function's resource-based policy must allow EventBridge for this rule
                 # (docs/aws-behaviour.md#lambda-resource-policy-eventbridge).
@@ -180,18 +172,16 @@ class Delivery:
                     region=region,
                     source_arn=self.rule_arn,
                 )
-                fn = get_backend(account, region).get_function(self.arn)
-                lambda_runtime.invoke_async(fn, self.arn, self.payload)
+                fn = lambda_backend(account, region).get_function(self.arn)
+                invoke_async(fn, self.arn, self.payload)
             except DeliveryError:
                 raise
             except Exception as exc:
                 raise _delivery_error(exc) from exc
         elif kind == "states":
-            fault = faults._firing_fault({"stepfunctions"}, "StartExecution")
+            fault = faults.firing_fault({"stepfunctions"}, "StartExecution")
             if fault is not None:
                 raise DeliveryError(fault.error_code, fault.message, fault.status)
-            from moto.stepfunctions.responses import get_backend as sfn_backend
-
             try:
                 # EventBridge starts the workflow as the target's role.
                 role_arn = str(self.target.get("RoleArn") or "")
@@ -226,17 +216,17 @@ class Delivery:
                 return
             except DeliveryError as error:
                 failure = error
-            if lambda_runtime.stopping():
+            if background.stopping():
                 return
             if not failure.retryable:
                 return self._dead_letter(failure, retries, None)
             if retries >= max_retries:
                 return self._dead_letter(failure, retries, "MaximumRetryAttempts")
-            settings = lambda_runtime.lambda_settings
             delay = min(
-                settings.eventbridge_retry_delay * 2**retries, settings.eventbridge_max_retry_delay
+                lambda_settings.eventbridge_retry_delay * 2**retries,
+                lambda_settings.eventbridge_max_retry_delay,
             )
-            if not lambda_runtime.sleep(delay * random.uniform(0.8, 1.0)):
+            if not background.sleep(delay * random.uniform(0.8, 1.0)):
                 return
             retries += 1
             if (clock.now() - self.received_at).total_seconds() >= max_age:
@@ -262,7 +252,7 @@ class Delivery:
         }
         if condition:
             attributes["EXHAUSTED_RETRY_CONDITION"] = condition
-        lambda_runtime.send_message(
+        send_message(
             self.account_id,
             queue_arn,
             json.dumps(self.event),
@@ -293,192 +283,4 @@ def deliver(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
         event=delivered,
         payload=target_input(target, delivered),
     )
-    lambda_runtime.spawn(delivery.run, name=f"events-{rule.name}-{target.get('Id')}")
-
-
-def enabled(rule: Rule) -> bool:
-    """``ENABLED`` (or ``ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS``), not ``DISABLED``."""
-    return str(rule.state or "ENABLED").upper().startswith("ENABLED")
-
-
-def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
-    if not enabled(self):
-        return None
-    if self.scheduled_expression and not self.event_pattern.get_pattern():
-        return None  # a schedule-only rule: its events come from sandbox.schedules
-    if not self.event_pattern.matches_event(original_event):
-        return None
-    route(self, original_event, transform_input)
-    return None
-
-
-def route(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
-    """Send ``original_event`` (moto's form: ``time`` in epoch seconds) to every target of
-    ``rule``, without matching its pattern: ours in the background, the others to moto."""
-    ours = [target for target in rule.targets if _target_kind(str(target.get("Arn", "")))]
-    others = [target for target in rule.targets if target not in ours]
-    if others and not transform_input:
-        _to_moto(rule, others, original_event, transform_input=False)
-    elif others:
-        plain = [target for target in others if not target.get("InputTransformer")]
-        transformed = [target for target in others if target not in plain]
-        if plain:
-            # EventBridge's envelope, ``time`` left in seconds for moto's targets to format.
-            event = {**envelope(original_event), "time": original_event.get("time")}
-            _to_moto(rule, plain, event, transform_input=False)
-        if transformed:
-            _to_moto(rule, transformed, original_event, transform_input=True)
-    for target in ours:
-        deliver(rule, target, original_event)
-
-
-def _to_moto(rule: Rule, targets: list[dict[str, Any]], event: Any, transform_input: bool) -> None:
-    subset = copy.copy(rule)
-    subset.targets = targets
-    subset.event_pattern = EventPattern.load(None)  # matched already (or a scheduled event)
-    _originals["send_to_targets"](subset, event, transform_input)
-
-
-# --- dropped events (EventBridge's best-effort delivery) ----------------------------------
-
-
-@dataclass
-class Drop:
-    """Drops the next ``times`` events matching ``source``, ``detail_type`` and ``detail``."""
-
-    source: str
-    detail_type: str | None = None
-    detail: dict[str, Any] | None = None  # field -> value, or a list of accepted values
-    times: int | None = 1  # None: every matching event until cleared
-    id: int = 0
-    dropped: int = 0  # events dropped so far
-    events: list[dict[str, Any]] = field(default_factory=list)  # those events
-
-    def __post_init__(self) -> None:
-        if not self.source or not isinstance(self.source, str):
-            raise ValueError("drop_events needs a source")
-        if self.times is not None:
-            self.times = int(self.times)
-            if self.times < 1:
-                raise ValueError("times must be at least 1 (or None: every matching event)")
-        if self.detail is not None and not isinstance(self.detail, dict):
-            raise ValueError("detail must be an object of field -> value")
-
-    @property
-    def exhausted(self) -> bool:
-        return self.times is not None and self.dropped >= self.times
-
-    def matches(self, source: Any, detail_type: Any, detail: Any) -> bool:
-        if self.exhausted or source != self.source:
-            return False
-        if self.detail_type is not None and detail_type != self.detail_type:
-            return False
-        for name, wanted in (self.detail or {}).items():
-            if not isinstance(detail, dict) or name not in detail:
-                return False
-            accepted = wanted if isinstance(wanted, list) else [wanted]
-            if detail[name] not in accepted:
-                return False
-        return True
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "source": self.source,
-            "detail_type": self.detail_type,
-            "detail": self.detail,
-            "times": self.times,
-            "dropped": self.dropped,
-            "exhausted": self.exhausted,
-            "events": list(self.events),
-        }
-
-
-_drops: list[Drop] = []
-_drop_ids = iter(range(1, 2**62))
-
-
-def drop_events(
-    source: str,
-    detail_type: str | None = None,
-    detail: dict[str, Any] | None = None,
-    times: int | None = 1,
-) -> Drop:
-    """Make the next ``times`` events with this ``source`` (and ``detail-type``, and these
-    ``detail`` fields) reach no rule. Returns the handle: ``handle.dropped`` counts them."""
-    drop = Drop(source=source, detail_type=detail_type, detail=detail, times=times)
-    with _lock:
-        drop.id = next(_drop_ids)
-        _drops.append(drop)
-    return drop
-
-
-def drops() -> list[Drop]:
-    """Every drop since the last ``clear_drops()``, exhausted ones included."""
-    with _lock:
-        return list(_drops)
-
-
-def clear_drops() -> None:
-    with _lock:
-        _drops.clear()
-
-
-def take_drop(event: dict[str, Any]) -> Drop | None:
-    """The drop that swallows ``event`` (EventBridge's form), counted; None: deliver it."""
-    if not _drops:
-        return None
-    with _lock:
-        for drop in _drops:
-            if drop.matches(event.get("source"), event.get("detail-type"), event.get("detail")):
-                drop.dropped += 1
-                del drop.events[: max(len(drop.events) - 99, 0)]  # the last 100
-                drop.events.append(
-                    {
-                        "id": event.get("id"),
-                        "source": event.get("source"),
-                        "detail-type": event.get("detail-type"),
-                        "detail": event.get("detail"),
-                    }
-                )
-                _log.info("sandbox dropped event %s (%s)", event.get("id"), event.get("source"))
-                return drop
-    return None
-
-
-def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    original = _originals["put_events"]
-    if not _drops or len(events) > 10:
-        return original(self, events)  # (more than 10: moto's own validation error)
-    entries: list[dict[str, Any] | None] = []
-    kept: list[dict[str, Any]] = []
-    for entry in events:
-        try:
-            detail = json.loads(entry.get("Detail") or "")
-        except (TypeError, ValueError):
-            detail = None  # invalid: moto answers with the error entry
-        event = {
-            "id": str(uuid.uuid4()),
-            "source": entry.get("Source"),
-            "detail-type": entry.get("DetailType"),
-            "detail": detail,
-        }
-        valid = bool(entry.get("Source") and entry.get("DetailType")) and detail is not None
-        if valid and take_drop(event) is not None:
-            entries.append({"EventId": event["id"]})  # accepted, then lost
-            continue
-        entries.append(None)
-        kept.append(entry)
-    answers = iter(original(self, kept) if kept else [])
-    return [entry if entry is not None else next(answers) for entry in entries]
-
-
-def install() -> None:
-    """Hook moto's rule delivery and its PutEvents (idempotent)."""
-    with _lock:
-        if "send_to_targets" in _originals:
-            return
-        _originals["send_to_targets"] = Rule.send_to_targets
-        _originals["put_events"] = EventsBackend.put_events
-        Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
-        EventsBackend.put_events = _put_events  # type: ignore[method-assign]
+    background.spawn(delivery.run, name=f"events-{rule.name}-{target.get('Id')}")

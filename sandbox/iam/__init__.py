@@ -6,10 +6,13 @@
 - ``admin``: the deployer's key (``admin.ACCESS_KEY``/``admin.SECRET_KEY``).
 - ``authorize``, ``authorize_send``, ``assume_role_as_service``, ``service_caller``: for what
   AWS services do on a deployed part's behalf; they raise ``AccessDenied``.
-- ``denials()``: every refusal so far (``GET /moto-api/sandbox/iam/denials``).
+- ``denials()``: every refusal so far (``GET /moto-api/sandbox/iam/denials``, ``controls``).
 """
 
-from sandbox.iam import admin
+from sandbox.iam import (
+    admin,
+    controls,  # noqa: F401  (registers its HTTP route)
+)
 from sandbox.iam.enforcement import AccessDenied, clear_denials, denials, iam_settings
 from sandbox.iam.policies import Caller
 from sandbox.iam.requests import install

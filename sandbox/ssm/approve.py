@@ -9,10 +9,11 @@ from typing import Any
 
 from moto.sns.models import sns_backends
 
-from sandbox import faults, iam
-from sandbox.automation_model import AutomationExecution, Decision, StepExecution
-from sandbox.identity import approver_entry_problem
-from sandbox.settings import settings
+from sandbox import iam
+from sandbox.core import faults
+from sandbox.core.settings import settings
+from sandbox.ssm.identity import approver_entry_problem
+from sandbox.ssm.models import AutomationExecution, Decision, StepExecution
 
 MAX_APPROVERS = 10
 MAX_MESSAGE_CHARS = 4096
@@ -88,8 +89,8 @@ def _publish_request(
     if not match:
         raise NotificationFailed(f"{topic_arn} is not an SNS topic ARN")
     region, account_id, _ = match.groups()
-    # SSM calls SNS Publish: a fault injected on it (sandbox.faults) fails this call too.
-    fault = faults._firing_fault({"sns"}, "Publish")
+    # SSM calls SNS Publish: a fault injected on it (sandbox.core.faults) fails this call too.
+    fault = faults.firing_fault({"sns"}, "Publish")
     if fault is not None:
         raise NotificationFailed(f"{fault.error_code}: {fault.message}")
     sns_backend = sns_backends[account_id][region]

@@ -9,7 +9,7 @@ from typing import Any
 
 from moto.ssm.models import SimpleSystemManagerBackend
 
-from sandbox.errors import (
+from sandbox.ssm.exceptions import (
     AutomationDefinitionNotFound,
     AutomationDefinitionVersionNotFound,
     InvalidAutomationExecutionParameters,

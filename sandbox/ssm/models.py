@@ -16,8 +16,8 @@ from typing import Any
 
 from moto.ssm.models import SimpleSystemManagerBackend, ssm_backends
 
-from sandbox.automation_document import AutomationDocument
-from sandbox.clock import clock
+from sandbox.core.clock import clock
+from sandbox.ssm.document import AutomationDocument
 
 # Success-like ends: the quorum approved (docs/aws-behaviour.md#undocumented-approval-status).
 SUCCESS_STATUSES = frozenset({"Success", "Approved", "CompletedWithSuccess"})

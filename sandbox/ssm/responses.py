@@ -18,15 +18,15 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import get_service_model
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from sandbox import ssm_automation as automation
-from sandbox.automation_model import AutomationExecution, StepExecution, lock
-from sandbox.errors import (
+from sandbox.ssm import automation
+from sandbox.ssm.exceptions import (
     InvalidFilterKey,
     InvalidFilterValue,
     InvalidNextToken,
     ValidationException,
 )
-from sandbox.identity import Principal, resolve_caller
+from sandbox.ssm.identity import Principal, resolve_caller
+from sandbox.ssm.models import AutomationExecution, StepExecution, lock
 
 EXECUTION_STATUSES = tuple(get_service_model("ssm").shape_for("AutomationExecutionStatus").enum)
 # Rate-control and multi-account automations: the sandbox runs local automations only.
@@ -171,6 +171,13 @@ RESPONSE_METHODS: dict[str, ResponseMethod] = {
         stop_automation_execution,
     )
 }
+
+
+def install() -> None:
+    """Add the Automation operations to moto's SSM responses (idempotent)."""
+    for name, method in RESPONSE_METHODS.items():
+        # moto finds an action's method by name on the class (inspect.isfunction).
+        setattr(SimpleSystemManagerResponse, name, method)
 
 
 def _caller(self: SimpleSystemManagerResponse) -> Principal:

@@ -26,7 +26,7 @@ Hooks on moto's engine (``moto.stepfunctions.parser``):
 (an execution's history is closed after its terminal event: the engine thread of a stopped or
 timed-out execution, woken up, adds nothing after it), and ``StepFunctionsParserBackend``'s
 ``send_task_success`` / ``send_task_failure`` / ``send_task_heartbeat``. ``stop`` is called by
-the StopExecution response (``sandbox.stepfunctions``).
+the StopExecution response (``sandbox.stepfunctions.responses``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,24 @@ import threading
 import time
 from typing import Any
 
-from sandbox.automation_events import put_event
+from moto.stepfunctions.parser.api import (
+    ExecutionStatus,
+    HistoryEventType,
+    TaskTimedOut,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import (
+    EventHistoryContext,
+    EventManager,
+)
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from sandbox.core.event_bus import put_event
 
 SOURCE = "aws.states"
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -69,8 +86,6 @@ def _millis(moment: datetime.datetime | None) -> int | None:
 
 
 def _json(value: Any) -> str:
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-
     return to_json_str(value, separators=(",", ":"))
 
 
@@ -148,9 +163,6 @@ def _close_history(env: Any, event_type: Any = None, **details: Any) -> bool:
     """Close ``env``'s history, after adding ``event_type`` unless it already ended.
 
     Returns False if the engine had already recorded a terminal event."""
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
-
     manager = env.event_manager
     with _history_lock(manager):
         if getattr(manager, _HISTORY_CLOSED, False):
@@ -209,8 +221,6 @@ def _terminated(original: Any) -> Any:
             if status == "TIMED_OUT":
                 # moto records ExecutionTimedOut only if the engine's thread ends by itself,
                 # which a task waiting for a token never does.
-                from moto.stepfunctions.parser.api import HistoryEventType
-
                 _close_history(env, HistoryEventType.ExecutionTimedOut)
             else:
                 _close_history(env)
@@ -222,8 +232,6 @@ def _terminated(original: Any) -> Any:
 
 def _refuse_closed_task(backend: Any, task_token: str) -> None:
     """``TaskTimedOut`` for a token whose task is closed; anything else goes to moto."""
-    from moto.stepfunctions.parser.api import TaskTimedOut
-
     for execution in backend._get_executions():
         env = execution.exec_worker.env if execution.exec_worker else None
         endpoint = env.callback_pool_manager.get(task_token) if env is not None else None
@@ -254,8 +262,6 @@ def _task_callback(original: Any) -> Any:
 
 def stop(execution: Any, error: str | None, cause: str | None) -> datetime.datetime:
     """Abort a running execution now; a finished one stays as it is. Returns its stopDate."""
-    from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
-
     install()
     env = _wait_for_environment(execution)
     with _lock:
@@ -314,13 +320,6 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-        from moto.stepfunctions.parser.backend.execution import (
-            BaseExecutionWorkerCommunication,
-            Execution,
-        )
-        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-
         Execution.start = _start(Execution.start)  # type: ignore[method-assign]
         logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").addFilter(
             _StoppedExecutionNoise()

@@ -9,7 +9,7 @@
   has no such operation.
 - StopExecution keeps its `error` and `cause` and stops the execution at once, one that waits
   for a task token included; a finished execution stays as it is
-  (``sandbox.stepfunctions_lifecycle``, which also sends the executions' status-change events).
+  (``sandbox.stepfunctions.lifecycle``, which also sends the executions' status-change events).
 - DescribeExecution gives a TIMED_OUT execution its `stopDate` (moto leaves it out).
 """
 
@@ -19,10 +19,12 @@ import uuid
 from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
+from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from sandbox import stepfunctions_lifecycle
+from sandbox.stepfunctions import lifecycle
 
 _original_describe_execution = StepFunctionResponse.describe_execution
 _original_stop_execution = StepFunctionResponse.stop_execution
@@ -52,13 +54,11 @@ def _send_task_failure(self: StepFunctionResponse) -> EmptyResult:
 
 
 def _stop_execution(self: StepFunctionResponse) -> ActionResult:
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-
     backend = self.stepfunction_backend
     if not isinstance(backend, StepFunctionsParserBackend):  # no engine: moto's bookkeeping
         return _original_stop_execution(self)  # type: ignore[no-any-return]
     execution = backend.describe_execution(self._get_param("executionArn"))
-    stop_date = stepfunctions_lifecycle.stop(
+    stop_date = lifecycle.stop(
         execution, error=self._get_param("error"), cause=self._get_param("cause")
     )
     return ActionResult({"stopDate": stop_date})
@@ -105,9 +105,7 @@ RESPONSE_METHODS = {
 
 
 def install() -> None:
-    from moto.stepfunctions.models import StepFunctionBackend
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-
+    """Add the operations to moto's Step Functions responses (idempotent)."""
     for name, method in RESPONSE_METHODS.items():
         setattr(StepFunctionResponse, name, method)
     for backend in (StepFunctionBackend, StepFunctionsParserBackend):

@@ -5,7 +5,7 @@ moto's ASL engine (``moto/stepfunctions/parser``) calls other services through a
 client (``asl.utils.boto_client.boto_client_for``). In-process (``mock_aws``) moto intercepts
 that client; in server mode it points it at ``http://localhost:$MOTO_PORT`` (5000 by
 default), which is not the sandbox when it listens elsewhere (``LocalAws(port=0)``). The
-replacement uses the sandbox's endpoint (``lambda_runtime.server_endpoint``). A Lambda
+replacement uses the sandbox's endpoint (``sandbox.core.endpoint``). A Lambda
 function's error comes back as ``FunctionError`` with its ``errorType``, which moto's engine
 turns into the state's error name, so Retry and Catch match on it (``Lambda.*`` for errors of
 the Invoke call itself, such as ``Lambda.TooManyRequestsException``).
@@ -18,22 +18,23 @@ import threading
 from typing import Any
 
 import boto3
+import moto.stepfunctions.parser.models  # noqa: F401  (loads the engine install() patches)
 from botocore.client import BaseClient
 from botocore.config import Config
+from moto.core.models import botocore_stubber
+from moto.settings import moto_server_port
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.responses import get_backend
+
+from sandbox import iam
+from sandbox.core.endpoint import server_endpoint
 
 _installed = False
 _lock = threading.Lock()
 
 
 def boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
-    from moto.core.models import botocore_stubber
-    from moto.settings import moto_server_port
-    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import (
-        TimeoutSeconds,
-    )
-
-    from sandbox import iam, lambda_runtime
-
     # The state machine's role, as Step Functions assumes it (its trust policy must allow
     # states.amazonaws.com): what its integrations may do is what that role may do.
     keys = {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk", "AWS_SESSION_TOKEN": None}
@@ -52,9 +53,7 @@ def boto_client_for(region: str, service: str, state_credentials: Any = None) ->
         }
     kwargs: dict[str, Any] = {}
     if not botocore_stubber.enabled:
-        kwargs["endpoint_url"] = (
-            lambda_runtime.server_endpoint() or f"http://localhost:{moto_server_port()}"
-        )
+        kwargs["endpoint_url"] = server_endpoint() or f"http://localhost:{moto_server_port()}"
     return boto3.client(
         aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
         region_name=region,
@@ -74,8 +73,6 @@ def boto_client_for(region: str, service: str, state_credentials: Any = None) ->
 def _state_machine_of(role_arn: str, region: str) -> str | None:
     """The state machine that runs as ``role_arn`` (Step Functions assumes the role with
     aws:SourceArn = the state machine); None when several or none do."""
-    from moto.stepfunctions.responses import get_backend
-
     account_id = role_arn.split(":")[4]
     machines = [
         machine.arn
@@ -91,9 +88,6 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        import moto.stepfunctions.parser.models  # noqa: F401  (loads the engine)
-        from moto.stepfunctions.parser.asl.utils import boto_client
-
         original = boto_client.boto_client_for
         for name, module in list(sys.modules.items()):
             if name.startswith("moto.stepfunctions.parser") and (

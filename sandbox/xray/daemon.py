@@ -1,11 +1,11 @@
 """X-Ray for the functions: a small UDP daemon that keeps the segments they send.
 
-With ``lambda_settings.capture_traces`` on, the first worker started gets this daemon (on
-127.0.0.1, a free port) as ``AWS_XRAY_DAEMON_ADDRESS``. It takes the X-Ray SDK's UDP
-documents (``{"format":"json","version":1}`` newline, then a segment or subsegment), keeps
-them in memory (``segments()``, ``GET /moto-api/sandbox/xray/segments``; ``clear()``,
-``DELETE``) and in moto's X-Ray backend of the function's account and Region (X-Ray's
-``BatchGetTraces``). ``sandbox.reset()`` stops it and forgets what it kept.
+With ``lambda_settings.capture_traces`` on (``sandbox.awslambda.tracing``), the first worker
+started gets this daemon (on 127.0.0.1, a free port) as ``AWS_XRAY_DAEMON_ADDRESS``. It takes
+the X-Ray SDK's UDP documents (``{"format":"json","version":1}`` newline, then a segment or
+subsegment), keeps them in memory (``segments()``, ``GET /moto-api/sandbox/xray/segments``;
+``clear()``, ``DELETE``) and in moto's X-Ray backend of the function's account and Region
+(X-Ray's ``BatchGetTraces``). ``sandbox.reset()`` stops it and forgets what it kept.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from sandbox import http_api
+from moto.xray.models import xray_backends
+
+from sandbox import iam
 
 _log = logging.getLogger(__name__)
 HEADER = b'{"format":"json","version":1}'
@@ -36,8 +38,6 @@ _traces: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
 def start() -> str:
     """The daemon's address ("127.0.0.1:<port>"), started if it is not running."""
     global _socket, _thread
-    import moto.xray.models  # noqa: F401  (imported now, not while the first segment waits)
-
     with _lock:
         if _socket is None:
             _socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -108,8 +108,6 @@ def _receive(sock: socket.socket) -> None:
         with _lock:
             _segments.append(document)
         if owner is not None:
-            from moto.xray.models import xray_backends
-
             try:
                 xray_backends[owner[0]][owner[1]].process_segment(body.decode())
             except Exception as exc:  # kept in memory all the same
@@ -121,8 +119,6 @@ def _may_send(document: dict[str, Any], region: str, role_arn: str | None) -> bo
     xray:PutTraceSegments they are lost (docs/aws-behaviour.md#xray-lambda-active-tracing)."""
     if role_arn is None:
         return True
-    from sandbox import iam
-
     try:
         iam.authorize(
             iam.role_session(role_arn, "xray-daemon"), "xray:PutTraceSegments", "*", region=region
@@ -155,20 +151,3 @@ def send(address: str, document: dict[str, Any]) -> None:
     host, _, port = udp.rpartition(":")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
         sock.sendto(HEADER + b"\n" + json.dumps(document).encode(), (host, int(port)))
-
-
-# --- HTTP: GET/DELETE /moto-api/sandbox/xray/segments -------------------------------------
-
-
-@http_api._endpoint(("GET", "DELETE"))
-def segment_list(method: str, body: dict[str, Any]) -> Any:
-    if method == "DELETE":
-        clear()
-    return {"segments": segments()}
-
-
-def install() -> None:
-    """Add the HTTP path to moto's ``moto_api`` URL table (idempotent)."""
-    from moto.moto_api._internal import urls
-
-    urls.url_paths["{0}/moto-api/sandbox/xray/segments$"] = segment_list

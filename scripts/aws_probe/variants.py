@@ -1,7 +1,7 @@
 """The local AWS's settings for behaviour AWS does not document, and how the probe reads
 each one from what an account showed.
 
-Names and values are the sandbox's (`sandbox.settings.settings`, settable with
+Names and values are the sandbox's (`sandbox.settings`, settable with
 `POST /moto-api/sandbox/settings {"sandbox": {...}}`); the first value is its default.
 """
 

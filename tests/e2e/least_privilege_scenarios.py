@@ -22,7 +22,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 import sandbox.iam
-from sandbox import ssm_automation, xray
+from sandbox import xray
+from sandbox.ssm import automation as ssm_automation
 from scripts.local_gate import LocalGate
 
 STEP_EVENT = "EC2 Automation Step Status-change Notification"

@@ -66,8 +66,9 @@ def test_bumping_receive_result_changes_only_its_functions_and_aliases(local_aws
         # receive_result's code runs three functions (delivery, sweep, closing): all three
         # move to the new version together, and nothing else changes.
         changes = deployment.planned_changes()
+        functions = "module.approval_gate.module.functions"
         assert changes == {
-            f'module.approval_gate.module.functions["{function}"].aws_lambda_{kind}.this': ["update"]
+            f'{functions}["{function}"].aws_lambda_{kind}.this': ["update"]
             for function in ("receive_result", "sweep_approvals", "close_approvals")
             for kind in ("function", "alias")
         }

@@ -1,5 +1,5 @@
 """The whole gate, deployed by Terraform into the local AWS, under every value of every
-setting for behaviour AWS leaves undocumented (sandbox/settings.py, docs/aws-behaviour.md).
+setting for behaviour AWS leaves undocumented (sandbox/ssm/settings.py, docs/aws-behaviour.md).
 
 Values of different settings are combined into profiles so that every value of every
 setting appears in at least one profile (the defaults profile included); each flow runs
@@ -60,8 +60,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox import dynamodb_consistency
-from sandbox.settings import limits, variants
+from sandbox import dynamodb
+from sandbox.core.settings import limits, variants
 from scripts.local_gate import LocalGate, wait_for
 
 pytestmark = pytest.mark.terraform
@@ -435,7 +435,7 @@ def test_the_matrix_covers_every_value_of_every_setting(gate):
 def _defaults_after(gate):
     # The local AWS runs in this process: hook DynamoDB's GSI reads here until
     # sandbox.install() does it.
-    dynamodb_consistency.install()
+    dynamodb.install()
     yield
     gate.aws.api("/moto-api/sandbox/settings", {"sandbox": DEFAULTS | QUOTAS})
     gate.aws.api("/moto-api/sandbox/faults", method="DELETE")

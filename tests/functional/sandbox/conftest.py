@@ -22,7 +22,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 import sandbox
-from sandbox import lambda_runtime
+from sandbox.awslambda import lambda_settings
 from sandbox.server import ACCESS_KEY, SECRET_KEY, LocalAws
 
 REGION = "us-east-1"
@@ -217,7 +217,7 @@ def users(aws: Aws) -> Callable[..., list[Principal]]:
     return make
 
 
-# --- Lambda functions run from their zips (sandbox.lambda_runtime) -------------------------
+# --- Lambda functions run from their zips (sandbox.awslambda) ------------------------------
 
 LAMBDA_ROLE_POLICY = json.dumps(
     {
@@ -360,7 +360,7 @@ class Lambdas:
 @pytest.fixture
 def fast_retries() -> Iterator[None]:
     """Lambda's and EventBridge's retry delays in tens of milliseconds."""
-    settings = lambda_runtime.lambda_settings
+    settings = lambda_settings
     settings.async_retry_delays = (0.05, 0.05)
     settings.async_throttle_delay = 0.05
     settings.eventbridge_retry_delay = 0.05

@@ -1,5 +1,5 @@
 """Events dropped on purpose: SSM's events are best effort, AWS may never deliver one
-(AWS_FACTS.md). ``sandbox.eventbridge.drop_events`` and ``/moto-api/sandbox/events/drop``."""
+(AWS_FACTS.md). ``sandbox.events.drop_events`` and ``/moto-api/sandbox/events/drop``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 import sandbox
-from sandbox import eventbridge, schedules
+from sandbox.events import drops, schedules
 from tests.functional.sandbox.test_events import EXECUTION, STEP, route_to_queue
 from tests.functional.sandbox.test_lambda_async import recorder
 
@@ -22,7 +22,7 @@ def approve(aws, alice) -> str:
 
 def test_a_dropped_ssm_step_event_never_arrives_and_the_next_one_does(aws, alice, emitted):
     queue_url = route_to_queue(aws, "steps", {"source": ["aws.ssm"], "detail-type": [STEP]})
-    drop = eventbridge.drop_events(
+    drop = drops.drop_events(
         source="aws.ssm", detail_type=STEP, detail={"Status": "Success"}, times=1
     )
 
@@ -55,9 +55,7 @@ def test_a_dropped_ssm_step_event_never_arrives_and_the_next_one_does(aws, alice
 
 def test_a_drop_matches_source_detail_type_and_detail_fields_only(aws, alice):
     queue_url = route_to_queue(aws, "all-ssm", {"source": ["aws.ssm"]})
-    drop = eventbridge.drop_events(
-        "aws.ssm", EXECUTION, {"Status": ["Success", "Failed"]}, times=None
-    )
+    drop = drops.drop_events("aws.ssm", EXECUTION, {"Status": ["Success", "Failed"]}, times=None)
 
     approve(aws, alice)
     approve(aws, alice)
@@ -69,7 +67,7 @@ def test_a_drop_matches_source_detail_type_and_detail_fields_only(aws, alice):
     assert drop.dropped == 2  # times=None: every match until cleared
     assert not drop.exhausted
 
-    eventbridge.clear_drops()
+    drops.clear_drops()
     approve(aws, alice)
     kinds = {(e["detail-type"], e["detail"]["Status"]) for e in aws.drain(queue_url, 1)}
     assert (EXECUTION, "Success") in kinds
@@ -82,7 +80,7 @@ def test_put_events_accepts_a_dropped_entry_and_delivers_the_rest_in_order(aws):
     group_arn = logs.describe_log_groups(logGroupNamePrefix="/orders")["logGroups"][0]["arn"]
     aws.events.put_rule(Name="logged", EventPattern=json.dumps({"source": ["shop"]}))
     aws.events.put_targets(Rule="logged", Targets=[{"Id": "log", "Arn": group_arn.rstrip(":*")}])
-    drop = eventbridge.drop_events("shop", "Order", {"id": 2})
+    drop = drops.drop_events("shop", "Order", {"id": 2})
 
     answer = aws.events.put_events(
         Entries=[
@@ -108,7 +106,7 @@ def test_a_scheduled_event_can_be_dropped_too(aws):
     queue_url, queue_arn = aws.queue("ticks")
     aws.events.put_rule(Name="ticks", ScheduleExpression="rate(1 minute)")
     aws.events.put_targets(Rule="ticks", Targets=[{"Id": "q", "Arn": queue_arn}])
-    drop = eventbridge.drop_events("aws.events", "Scheduled Event")
+    drop = drops.drop_events("aws.events", "Scheduled Event")
 
     sandbox.clock.advance(120)
     schedules.fire_due()
@@ -119,14 +117,14 @@ def test_a_scheduled_event_can_be_dropped_too(aws):
 
 
 def test_reset_clears_the_drops_and_bad_arguments_are_refused(aws):
-    drop = eventbridge.drop_events("shop")
-    assert eventbridge.drops() == [drop]
+    drop = drops.drop_events("shop")
+    assert drops.drops() == [drop]
     sandbox.reset()
-    assert eventbridge.drops() == []
+    assert drops.drops() == []
     with pytest.raises(ValueError):
-        eventbridge.drop_events("")
+        drops.drop_events("")
     with pytest.raises(ValueError):
-        eventbridge.drop_events("shop", times=0)
+        drops.drop_events("shop", times=0)
 
 
 def test_drops_over_http_reach_no_target_of_any_kind(local_aws, lambdas):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 import sandbox
-from sandbox.automation_events import event_time
+from sandbox.ssm.events import event_time
 from tests.functional.sandbox.conftest import ACCOUNT_ID, DOCUMENT_NAME, REGION
 
 AWS_EVENT_TIME = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d{2}:\d{2} [AP]M$")

@@ -1,4 +1,4 @@
-"""Lambda Invoke runs the function's real zip in a warm worker process (sandbox.lambda_runtime)."""
+"""Lambda Invoke runs the function's real zip in a warm worker process (sandbox.awslambda)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox import lambda_runtime
+from sandbox import awslambda
 
 APP = """
 import json
@@ -223,7 +223,7 @@ def test_a_timeout_kills_the_worker(lambdas):
     lambdas.function("sleepy", {"app.py": APP}, "app.sleepy", timeout=1)
     _, ok = lambdas.invoke("sleepy", {"seconds": 0})
     assert ok == "woke"
-    (worker,) = [item for item in lambda_runtime.workers() if item["function_name"] == "sleepy"]
+    (worker,) = [item for item in awslambda.workers() if item["function_name"] == "sleepy"]
 
     started = time.monotonic()
     response, error = lambdas.invoke("sleepy", {"seconds": 30})
@@ -325,7 +325,7 @@ def test_dry_run_bad_payloads_missing_functions_and_throttling(lambdas):
     lambdas.function("echo", {"app.py": APP})
 
     assert lambdas.lam.invoke(FunctionName="echo", InvocationType="DryRun")["StatusCode"] == 204
-    assert lambda_runtime.workers() == []  # nothing ran
+    assert awslambda.workers() == []  # nothing ran
 
     with pytest.raises(ClientError) as raised:
         lambdas.lam.invoke(FunctionName="echo", Payload=b"not json")

@@ -1,5 +1,5 @@
 """Asynchronous invocations (Lambda's retries, dead-letter queue, destinations) and EventBridge
-rules delivering to Lambda functions (sandbox.eventbridge)."""
+rules delivering to Lambda functions (sandbox.events)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_a_step_times_out_when_the_clock_passes_its_timeout(aws, alice):
     assert aws.execution(execution_id)["AutomationExecutionStatus"] == "Waiting"
 
     sandbox.clock.advance(1)
-    assert sandbox.ssm_automation.expire_due() == [execution_id]
+    assert sandbox.expire_due() == [execution_id]
     execution = aws.execution(execution_id)
     assert execution["AutomationExecutionStatus"] == "TimedOut"
     step = execution["StepExecutions"][0]

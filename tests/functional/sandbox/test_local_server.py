@@ -17,8 +17,9 @@ from botocore.exceptions import ClientError
 from moto.core.config import default_user_config
 
 import sandbox
-from sandbox import lambda_runtime
+from sandbox import awslambda
 from sandbox.__main__ import main as cli
+from sandbox.core import endpoint
 from sandbox.server import LocalAws, call_api
 
 REPO = Path(__file__).resolve().parents[3]
@@ -70,8 +71,8 @@ def test_local_aws_starts_on_a_free_port_and_stops_everything(tmp_path):
 
     assert not _alive(worker_pid)
     assert not _reachable(aws.endpoint)
-    assert lambda_runtime.workers() == []
-    assert lambda_runtime.server_endpoint() is None
+    assert awslambda.workers() == []
+    assert endpoint.server_endpoint() is None
     assert not (tmp_path / "server.json").exists()
     assert default_user_config["stepfunctions"] == before
 
@@ -188,7 +189,7 @@ def test_faults_and_settings_over_http(local_aws, lambdas):
         {"sandbox": {"rejection_status": "Success"}, "lambda": {"async_retry_delays": [0, 0]}},
     )
     assert answer["sandbox"]["rejection_status"] == "Success"
-    assert lambda_runtime.lambda_settings.async_retry_delays == (0, 0)
+    assert awslambda.lambda_settings.async_retry_delays == (0, 0)
     local_aws.api("/moto-api/sandbox/reset")
     assert sandbox.settings.rejection_status == "Failed"
-    assert lambda_runtime.lambda_settings.async_retry_delays == (1.0, 2.0)
+    assert awslambda.lambda_settings.async_retry_delays == (1.0, 2.0)

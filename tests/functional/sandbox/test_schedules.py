@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 import sandbox
-from sandbox import schedules
+from sandbox.events import schedule_expressions, schedules
+from sandbox.events.settings import schedule_settings
 from tests.functional.sandbox.conftest import ACCOUNT_ID, REGION
 from tests.functional.sandbox.test_lambda_async import recorder
 
@@ -169,7 +170,7 @@ def test_a_cron_rule_fires_on_its_minutes_in_utc(aws):
     ],
 )
 def test_cron_and_rate_expressions(expression, after, expected):
-    schedule = schedules.parse(expression)
+    schedule = schedule_expressions.parse(expression)
     moment = datetime.fromisoformat(after)
     assert schedule is not None
     assert schedule.next_after(moment, moment).strftime("%Y-%m-%dT%H:%M:%SZ") == expected
@@ -274,5 +275,5 @@ def test_schedule_settings_and_reset_over_http(local_aws, lambdas):
     ]
     assert lambdas.receive(queue_url, wait=0.3) == []
     local_aws.api("/moto-api/sandbox/reset")
-    assert schedules.schedule_settings.max_catch_up == 10
+    assert schedule_settings.max_catch_up == 10
     assert not schedules.running()

@@ -1,5 +1,5 @@
 """Step Functions executions: status-change events on EventBridge, StopExecution of a workflow
-waiting for a task token, task and execution timeouts (sandbox.stepfunctions_lifecycle)."""
+waiting for a task token, task and execution timeouts (sandbox.stepfunctions.lifecycle)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every setting of the local AWS for behaviour AWS leaves undocumented, one value at a time,
-through boto3 (docs/aws-behaviour.md, the anchors in sandbox/settings.py); and the documented
+through boto3 (docs/aws-behaviour.md, the anchors in sandbox/ssm/settings.py); and the documented
 concurrency queue (Pending past the quota, the oldest starts when a slot frees)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sandbox
-from sandbox import dynamodb_consistency
-from sandbox.settings import limits, variants
+from sandbox import dynamodb
+from sandbox.core.settings import limits, variants
 from tests.functional.sandbox.conftest import DOCUMENT_NAME, TIMEOUT_SECONDS
 
 settings = sandbox.settings
@@ -691,7 +691,7 @@ def test_waiting_holds_slot_changed_at_run_time_starts_the_queue(aws, alice):
 
 @pytest.fixture
 def records(aws) -> Any:
-    dynamodb_consistency.install()
+    dynamodb.install()
     client = aws.client("dynamodb")
     client.create_table(
         TableName="records",

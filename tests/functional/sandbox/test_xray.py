@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import sandbox
-from sandbox import lambda_runtime, xray
+from sandbox import awslambda, xray
 
 APP = """
 import json
@@ -120,7 +120,7 @@ def check_trace(segments: list[dict[str, Any]], result: dict[str, Any], arn: str
 
 def test_captured_traces_hold_the_function_segment_and_its_subsegments(any_lambdas):
     arn = create(any_lambdas, "traced")
-    lambda_runtime.lambda_settings.capture_traces = True
+    awslambda.lambda_settings.capture_traces = True
 
     response, result = any_lambdas.invoke("traced", {"approval_id": "approval-42"})
 
@@ -184,7 +184,7 @@ def test_off_by_default_the_functions_trace_nothing(lambdas):
 def test_a_pass_through_function_is_not_sampled(lambdas):
     """As in Lambda: only Active tracing samples an invocation that comes untraced."""
     create(lambdas, "traced", mode="PassThrough")
-    lambda_runtime.lambda_settings.capture_traces = True
+    awslambda.lambda_settings.capture_traces = True
 
     _, result = lambdas.invoke("traced", {"approval_id": "approval-42"})
 
@@ -198,14 +198,14 @@ def test_a_changed_setting_replaces_the_idle_workers(lambdas):
     create(lambdas, "traced")
     _, untraced = lambdas.invoke("traced", {"approval_id": "approval-1"})
 
-    lambda_runtime.lambda_settings.capture_traces = True
+    awslambda.lambda_settings.capture_traces = True
     _, traced = lambdas.invoke("traced", {"approval_id": "approval-42"})
     segments = wait_for(xray.segments, one_trace)
 
     assert traced["pid"] != untraced["pid"]
     assert by_name(segments)["## approve"]["annotations"] == {"approval_id": "approval-42"}
 
-    lambda_runtime.lambda_settings.capture_traces = False
+    awslambda.lambda_settings.capture_traces = False
     _, again = lambdas.invoke("traced", {"approval_id": "approval-2"})
     time.sleep(0.5)
     assert again["pid"] != traced["pid"]
@@ -215,7 +215,7 @@ def test_a_changed_setting_replaces_the_idle_workers(lambdas):
 
 def test_a_failed_invocation_is_a_fault_of_the_function_segment(lambdas):
     create(lambdas, "traced")
-    lambda_runtime.lambda_settings.capture_traces = True
+    awslambda.lambda_settings.capture_traces = True
 
     response, _ = lambdas.invoke("traced", {"approval_id": "approval-42", "fail": True})
 
@@ -230,7 +230,7 @@ def test_a_daemon_of_your_own_gets_the_documents(lambdas):
     receiver.settimeout(10)
     host, port = receiver.getsockname()
     create(lambdas, "traced")
-    lambda_runtime.lambda_settings.xray_daemon_address = f"{host}:{port}"
+    awslambda.lambda_settings.xray_daemon_address = f"{host}:{port}"
     try:
         _, result = lambdas.invoke("traced", {"approval_id": "approval-42"})
         documents = []
@@ -247,7 +247,7 @@ def test_a_daemon_of_your_own_gets_the_documents(lambdas):
 
 def test_reset_stops_the_daemon_and_forgets_its_segments(lambdas):
     create(lambdas, "traced")
-    lambda_runtime.lambda_settings.capture_traces = True
+    awslambda.lambda_settings.capture_traces = True
     lambdas.invoke("traced", {"approval_id": "approval-42"})
     address = xray.start()
     assert wait_for(xray.segments, one_trace)
@@ -255,7 +255,7 @@ def test_reset_stops_the_daemon_and_forgets_its_segments(lambdas):
     sandbox.reset()
 
     assert xray.segments() == []
-    assert lambda_runtime.lambda_settings.capture_traces is False
+    assert awslambda.lambda_settings.capture_traces is False
     host, port = address.split(":")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind((host, int(port)))  # the port is free again
