@@ -17,6 +17,9 @@ BURST_ARGS ?=
 EXAMPLE ?= aws
 SANDBOX_PORT ?= 5000
 TOOLS_VENV ?= .venv-tools
+# The import roots of the services and their library (as pytest's `pythonpath`), for the
+# import contracts (.importlinter).
+PYTHON_SOURCES := libs/approval_core/src:services/start_approval/src:services/receive_result/src
 # Root modules that `make lint` initializes (-backend=false) and validates.
 TF_ROOTS := terraform/examples/aws terraform/examples/local terraform/modules/approval_gate terraform/modules/lambda_service
 # The state machine definition, rendered by Terraform from the module's template (no init needed).
@@ -73,7 +76,7 @@ lint: install ## Static checks: ruff, mypy (strict), import layers (.importlinte
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	PYTHONPATH=$(PYTHON_SOURCES) $(VENV)/bin/lint-imports
 	$(VENV_PYTHON) scripts/module_readme.py --check terraform/modules/approval_gate terraform/modules/lambda_service
 	@$(TF_SETUP); \
 	echo "terraform fmt -check -recursive terraform $(ASL_FIXTURE)"; \
