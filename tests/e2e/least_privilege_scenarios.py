@@ -549,12 +549,59 @@ def a_failed_start_delivered_again(run: Run) -> None:
         )
 
 
+def an_approval_queued_too_long(run: Run) -> None:
+    """SSM keeps the automation queued (no slot under the account's concurrency quota)
+    longer than the deployment's max_queued_seconds: the sweep cancels it and fails the
+    workflow with Approval.NotStarted. The functions read the real clock, so the record's
+    request time is set back an hour and a minute instead of waiting that long."""
+    gate = run.gate
+    previous = gate.aws.api("/moto-api/sandbox/settings", method="GET")["sandbox"]
+    gate.aws.api("/moto-api/sandbox/settings", {"sandbox": {"max_concurrent_executions": 0}})
+    try:
+        execution_arn = run.start("least privilege: queued past the quota")
+        record = run.wait(
+            lambda: (r := run.record_of(execution_arn)) and r.get("automation_execution_id") and r,
+            f"the approval of {execution_arn} did not record its automation",
+        )
+        automation = record["automation_execution_id"]
+        run.check(
+            run.automation_status(automation) == "Pending",
+            f"the automation {automation} should be queued (Pending) past the quota",
+        )
+        gate.client("dynamodb").update_item(
+            TableName=gate.outputs["approvals_table_name"],
+            Key={"pk": {"S": record["pk"]}},
+            UpdateExpression="SET requested_epoch = :then",
+            ExpressionAttributeValues={":then": {"N": str(int(record["requested_epoch"]) - 3660)}},
+        )
+        with sweep_enabled(gate):
+            gate.aws.api("/moto-api/sandbox/clock/advance", {"seconds": 60})
+            gate.aws.api("/moto-api/sandbox/schedules/fire", {})
+            execution = run.ended(execution_arn)
+    finally:
+        gate.aws.api(
+            "/moto-api/sandbox/settings",
+            {"sandbox": {"max_concurrent_executions": previous["max_concurrent_executions"]}},
+        )
+    run.check(
+        (execution["status"], execution.get("error")) == ("FAILED", "Approval.NotStarted"),
+        f"{execution_arn} ended {execution['status']} ({execution.get('error')}), not "
+        "FAILED with Approval.NotStarted",
+    )
+    run.check(
+        run.automation_status(automation) == "Cancelled",
+        f"the queued automation {automation} was not cancelled",
+    )
+    run.logged(gate.outputs["sweep_function_name"], record["approval_id"])
+
+
 SCENARIOS: dict[str, Callable[[Run], None]] = {
     "an approval": an_approval,
     "a failed start delivered again": a_failed_start_delivered_again,
     "an expired approval": an_expired_approval,
     "the same start twice": the_same_start_twice,
     "a lost event and the sweep": a_lost_event_and_the_sweep,
+    "an approval queued too long": an_approval_queued_too_long,
     "a stopped workflow": a_stopped_workflow,
     "a dead-lettered result and its redrive": a_dead_lettered_result_and_its_redrive,
     "a dead-lettered workflow end and its redrive": a_dead_lettered_workflow_end_and_its_redrive,

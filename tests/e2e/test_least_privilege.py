@@ -39,6 +39,7 @@ pytestmark = pytest.mark.terraform
 
 APPROVAL = "an approval"
 SWEEP = "a lost event and the sweep"
+QUEUED_TOO_LONG = "an approval queued too long"
 STOPPED = "a stopped workflow"
 RESULT_DEAD_LETTER = "a dead-lettered result and its redrive"
 WORKFLOW_END_DEAD_LETTER = "a dead-lettered workflow end and its redrive"
@@ -139,6 +140,7 @@ CASES: list[Case] = [
     Case("sweep_approvals", "ReadApprovalRecords", SWEEP),
     Case("sweep_approvals", "ListPendingApprovals", SWEEP),
     Case("sweep_approvals", "FindFinishedAutomations", SWEEP),
+    Case("sweep_approvals", "CancelQueuedAutomations", QUEUED_TOO_LONG),
     *_function_cases(
         "sweep_approvals", SWEEP, dead_letter=None, decrypt_finding=NO_ENVIRONMENT_DECRYPT_CHECK
     ),

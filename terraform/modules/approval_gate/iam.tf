@@ -159,6 +159,15 @@ data "aws_iam_policy_document" "sweep_approvals" {
     actions   = ["ssm:DescribeAutomationExecutions"]
     resources = ["*"]
   }
+
+  statement {
+    # An automation SSM kept queued past max_queued_seconds is cancelled before its
+    # workflow is told Approval.NotStarted.
+    sid       = "CancelQueuedAutomations"
+    effect    = "Allow"
+    actions   = ["ssm:StopAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
 }
 
 # close_approvals: closes the approvals of workflows that ended, cancels their automations.
