@@ -16,7 +16,7 @@ from scripts.aws_probe.variants import APPROVE_ACTION_TIMEOUT_DEFAULT, is_termin
 pytestmark = pytest.mark.aws
 
 
-class Flow:
+class DeployedWorkflow:
     """One workflow of the deployed gate and its approval's automation."""
 
     def __init__(self, gate, roles, approvers: list[str], quorum: int = 1):
@@ -47,7 +47,7 @@ def session(roles, who: str) -> str:
 
 
 def test_an_approval_with_a_comment_reaches_the_workflow(aws_gate, approvers):
-    flow = Flow(aws_gate, approvers, ["a", "b"])
+    flow = DeployedWorkflow(aws_gate, approvers, ["a", "b"])
     flow.decide("a", "Approve", "ship it, checked the diff")
 
     approval = flow.approval()
@@ -65,7 +65,7 @@ def test_an_approval_with_a_comment_reaches_the_workflow(aws_gate, approvers):
 
 
 def test_a_rejection_ends_in_the_rejected_state(aws_gate, approvers):
-    flow = Flow(aws_gate, approvers, ["b"])
+    flow = DeployedWorkflow(aws_gate, approvers, ["b"])
     flow.decide("b", "Reject", "not now")
 
     approval = flow.approval()
@@ -74,7 +74,7 @@ def test_a_rejection_ends_in_the_rejected_state(aws_gate, approvers):
 
 
 def test_two_of_three_with_one_reject_is_rejected(aws_gate, approvers):
-    flow = Flow(aws_gate, approvers, ["a", "b", "c"], quorum=2)
+    flow = DeployedWorkflow(aws_gate, approvers, ["a", "b", "c"], quorum=2)
     flow.decide("a", "Approve")
     assert flow.step_status() == "Waiting"  # one approval of two
 
@@ -94,7 +94,7 @@ def test_two_of_three_with_one_reject_is_rejected(aws_gate, approvers):
 
 
 def test_an_approver_not_on_the_list_is_refused(aws_gate, approvers):
-    flow = Flow(aws_gate, approvers, ["a"])
+    flow = DeployedWorkflow(aws_gate, approvers, ["a"])
     with pytest.raises(ClientError) as refused:
         flow.decide("stranger", "Approve", "let me in")
     assert refused.value.response["Error"]["Code"] == "InvalidAutomationSignalException"
@@ -120,7 +120,7 @@ def test_an_approval_nobody_decides_expires_and_fails_the_task(aws_gate, approve
             f"deploy with approval_timeout_seconds <= {longest:.0f} in terraform.tfvars, or set "
             "APPROVAL_GATE_MAX_EXPIRY_SECONDS, to run it"
         )
-    flow = Flow(aws_gate, approvers, ["a"])
+    flow = DeployedWorkflow(aws_gate, approvers, ["a"])
     aws_gate.settled(flow.automation, seconds=timeout + aws_gate.wait_seconds)
 
     execution = flow.finished()

@@ -14,15 +14,9 @@ from sandbox.server import LocalAws
 from scripts.gate_terraform import MANIFEST, REPO
 from scripts.local_gate import LocalGate
 from scripts.terraform_env import TerraformEnvError, setup
+from tests.support.client_workflow import CLIENT_STATE_MACHINE_ARN
 
 pytestmark = pytest.mark.terraform
-
-# A workflow of "your own" that calls the gate (tests/e2e/test_lifecycle.py): the
-# deployment lists it, so its ended executions close their approvals.
-CLIENT_STATE_MACHINE_NAME = "release-pipeline"
-CLIENT_STATE_MACHINE_ARN = (
-    f"arn:aws:states:us-east-1:123456789012:stateMachine:{CLIENT_STATE_MACHINE_NAME}"
-)
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,8 @@ import sandbox.iam
 from sandbox import xray
 from sandbox.ssm import automation as ssm_automation
 from scripts.local_gate import LocalGate
+from tests.support.sandbox_account import STEP_EVENT
 
-STEP_EVENT = "EC2 Automation Step Status-change Notification"
 # How long a scenario waits for one expectation with every permission in place.
 PATIENCE_SECONDS = 45.0
 # How long a wait goes on after the expected denial was recorded: Lambda's retries of an

@@ -11,11 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from scripts.local_gate import wait_for
-from tests.e2e.conftest import CLIENT_STATE_MACHINE_ARN, CLIENT_STATE_MACHINE_NAME
+from tests.support.client_workflow import CLIENT_STATE_MACHINE_ARN, CLIENT_STATE_MACHINE_NAME
+from tests.support.sandbox_account import STEP_EVENT
 
 pytestmark = pytest.mark.terraform
-
-STEP_EVENT = "EC2 Automation Step Status-change Notification"
 
 
 def request(gate, approver: str = "alice", message: str = "Ship it?") -> dict:

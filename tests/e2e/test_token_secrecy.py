@@ -337,7 +337,7 @@ def xray_segments(gate):
 
 
 @dataclasses.dataclass
-class Flow:
+class WatchedApproval:
     name: str
     execution_arn: str
     token: str = ""
@@ -354,12 +354,14 @@ def request(gate: Any, *approvers: str, message: str) -> dict[str, Any]:
     }
 
 
-def run_flows(gate: Any) -> dict[str, Flow]:
+def run_flows(gate: Any) -> dict[str, WatchedApproval]:
     sfn = gate.client("stepfunctions")
-    flows: dict[str, Flow] = {}
+    flows: dict[str, WatchedApproval] = {}
 
-    def start(name: str, body: dict[str, Any]) -> Flow:
-        flows[name] = Flow(name, gate.start(body, name=f"secrecy-{name}-{uuid.uuid4().hex[:6]}"))
+    def start(name: str, body: dict[str, Any]) -> WatchedApproval:
+        flows[name] = WatchedApproval(
+            name, gate.start(body, name=f"secrecy-{name}-{uuid.uuid4().hex[:6]}")
+        )
         return flows[name]
 
     # Approved, with a comment.

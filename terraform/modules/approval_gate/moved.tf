@@ -33,3 +33,19 @@ moved {
   from = aws_lambda_permission.events_invoke_sweep
   to   = aws_lambda_permission.events_invoke_sweep_approvals
 }
+
+# The three alarms became one resource, for_each over local.alarms.
+moved {
+  from = aws_cloudwatch_metric_alarm.dead_letters
+  to   = aws_cloudwatch_metric_alarm.this["dead_letters"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.failed_notifications
+  to   = aws_cloudwatch_metric_alarm.this["failed_notifications"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.approvals_queued
+  to   = aws_cloudwatch_metric_alarm.this["approvals_queued"]
+}

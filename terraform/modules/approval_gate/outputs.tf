@@ -182,7 +182,7 @@ output "kms_key_arn" {
 
 output "dead_letter_alarm_name" {
   description = "CloudWatch alarm that fires when an approval result lands in the dead-letter queue."
-  value       = aws_cloudwatch_metric_alarm.dead_letters.alarm_name
+  value       = aws_cloudwatch_metric_alarm.this["dead_letters"].alarm_name
 }
 
 output "sweep_function_name" {
@@ -226,12 +226,12 @@ output "workflow_ended_rule_name" {
 
 output "failed_notifications_alarm_name" {
   description = "CloudWatch alarm that fires when SNS fails to deliver an approval request from the notification topic (AWS/SNS NumberOfNotificationsFailed)."
-  value       = aws_cloudwatch_metric_alarm.failed_notifications.alarm_name
+  value       = aws_cloudwatch_metric_alarm.this["failed_notifications"].alarm_name
 }
 
 output "approvals_queued_alarm_name" {
   description = "CloudWatch alarm that fires when approvals wait in SSM's automation queue (metric ApprovalsQueued of the sweep > 0): nobody is asked until the account runs fewer automations."
-  value       = aws_cloudwatch_metric_alarm.approvals_queued.alarm_name
+  value       = aws_cloudwatch_metric_alarm.this["approvals_queued"].alarm_name
 }
 
 output "approver_policy_json" {

@@ -10,8 +10,8 @@ import pytest
 
 import sandbox
 from sandbox.events import drops, schedules
-from tests.functional.sandbox.test_events import EXECUTION, STEP, route_to_queue
-from tests.functional.sandbox.test_lambda_async import recorder
+from tests.support.lambda_harness import recorder
+from tests.support.sandbox_account import EXECUTION_EVENT, STEP_EVENT, route_to_queue
 
 
 def approve(aws, alice) -> str:
@@ -21,9 +21,9 @@ def approve(aws, alice) -> str:
 
 
 def test_a_dropped_ssm_step_event_never_arrives_and_the_next_one_does(aws, alice, emitted):
-    queue_url = route_to_queue(aws, "steps", {"source": ["aws.ssm"], "detail-type": [STEP]})
+    queue_url = route_to_queue(aws, "steps", {"source": ["aws.ssm"], "detail-type": [STEP_EVENT]})
     drop = drops.drop_events(
-        source="aws.ssm", detail_type=STEP, detail={"Status": "Success"}, times=1
+        source="aws.ssm", detail_type=STEP_EVENT, detail={"Status": "Success"}, times=1
     )
 
     first = approve(aws, alice)
@@ -46,7 +46,7 @@ def test_a_dropped_ssm_step_event_never_arrives_and_the_next_one_does(aws, alice
     successes = [
         e["detail"]["ExecutionId"]
         for e in emitted
-        if e["detail-type"] == STEP and e["detail"]["Status"] == "Success"
+        if e["detail-type"] == STEP_EVENT and e["detail"]["Status"] == "Success"
     ]
     assert successes == [first, second]
     # The execution itself is unaffected: the gate must read it when the event never comes.
@@ -55,22 +55,28 @@ def test_a_dropped_ssm_step_event_never_arrives_and_the_next_one_does(aws, alice
 
 def test_a_drop_matches_source_detail_type_and_detail_fields_only(aws, alice):
     queue_url = route_to_queue(aws, "all-ssm", {"source": ["aws.ssm"]})
-    drop = drops.drop_events("aws.ssm", EXECUTION, {"Status": ["Success", "Failed"]}, times=None)
+    drop = drops.drop_events(
+        "aws.ssm", EXECUTION_EVENT, {"Status": ["Success", "Failed"]}, times=None
+    )
 
     approve(aws, alice)
     approve(aws, alice)
 
     events = aws.drain(queue_url, wait_seconds=1)
     kinds = {(e["detail-type"], e["detail"]["Status"]) for e in events}
-    assert (EXECUTION, "Success") not in kinds
-    assert {(STEP, "Success"), (EXECUTION, "InProgress"), (EXECUTION, "Waiting")} <= kinds
+    assert (EXECUTION_EVENT, "Success") not in kinds
+    assert {
+        (STEP_EVENT, "Success"),
+        (EXECUTION_EVENT, "InProgress"),
+        (EXECUTION_EVENT, "Waiting"),
+    } <= kinds
     assert drop.dropped == 2  # times=None: every match until cleared
     assert not drop.exhausted
 
     drops.clear_drops()
     approve(aws, alice)
     kinds = {(e["detail-type"], e["detail"]["Status"]) for e in aws.drain(queue_url, 1)}
-    assert (EXECUTION, "Success") in kinds
+    assert (EXECUTION_EVENT, "Success") in kinds
 
 
 def test_put_events_accepts_a_dropped_entry_and_delivers_the_rest_in_order(aws):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 
@@ -10,18 +9,15 @@ import pytest
 
 import sandbox
 from sandbox.ssm.events import event_time
-from tests.functional.sandbox.conftest import ACCOUNT_ID, DOCUMENT_NAME, REGION
+from tests.support.aws_env import ACCOUNT_ID, REGION
+from tests.support.sandbox_account import (
+    DOCUMENT_NAME,
+    EXECUTION_EVENT,
+    STEP_EVENT,
+    route_to_queue,
+)
 
 AWS_EVENT_TIME = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d{2}:\d{2} [AP]M$")
-STEP = "EC2 Automation Step Status-change Notification"
-EXECUTION = "EC2 Automation Execution Status-change Notification"
-
-
-def route_to_queue(aws, name: str, pattern: dict) -> str:
-    queue_url, queue_arn = aws.queue(name)
-    aws.events.put_rule(Name=name, EventPattern=json.dumps(pattern))
-    aws.events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
-    return queue_url
 
 
 def test_an_approval_reaches_a_rule_with_the_original_stacks_pattern(aws, alice):
@@ -30,7 +26,7 @@ def test_an_approval_reaches_a_rule_with_the_original_stacks_pattern(aws, alice)
         "approval-results",
         {
             "source": ["aws.ssm"],
-            "detail-type": [STEP],
+            "detail-type": [STEP_EVENT],
             "detail": {
                 "Definition": [DOCUMENT_NAME],
                 "Status": ["Success", "Failed"],
@@ -46,7 +42,7 @@ def test_an_approval_reaches_a_rule_with_the_original_stacks_pattern(aws, alice)
     execution_arn = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:automation-execution/{execution_id}"
     definition_arn = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:automation-definition/{DOCUMENT_NAME}:1"
     assert event["source"] == "aws.ssm"
-    assert event["detail-type"] == STEP
+    assert event["detail-type"] == STEP_EVENT
     # moto's default target input template leaves out "account"; the listener has it.
     assert event.get("account", ACCOUNT_ID) == ACCOUNT_ID
     assert event["region"] == REGION
@@ -80,7 +76,7 @@ def test_an_approval_reaches_a_rule_with_the_original_stacks_pattern(aws, alice)
 
 def test_execution_events_carry_executed_by(aws, alice):
     queue_url = route_to_queue(
-        aws, "executions", {"source": ["aws.ssm"], "detail-type": [EXECUTION]}
+        aws, "executions", {"source": ["aws.ssm"], "detail-type": [EXECUTION_EVENT]}
     )
     starter = aws.user("starter")
     execution_id = starter.ssm.start_automation_execution(
@@ -113,7 +109,7 @@ def test_a_timeout_is_an_event_too(aws, alice):
     queue_url = route_to_queue(
         aws,
         "timeouts",
-        {"source": ["aws.ssm"], "detail-type": [STEP], "detail": {"Status": ["TimedOut"]}},
+        {"source": ["aws.ssm"], "detail-type": [STEP_EVENT], "detail": {"Status": ["TimedOut"]}},
     )
     execution_id = aws.start([alice.arn])
     sandbox.clock.advance(7200)
@@ -127,7 +123,7 @@ def test_the_listener_sees_every_status_change_in_order(aws, alice, emitted):
     execution_id = aws.start([alice.arn])
     alice.ssm.send_automation_signal(AutomationExecutionId=execution_id, SignalType="Approve")
 
-    assert [(e["detail-type"] == STEP, e["detail"]["Status"]) for e in emitted] == [
+    assert [(e["detail-type"] == STEP_EVENT, e["detail"]["Status"]) for e in emitted] == [
         (False, "InProgress"),
         (True, "InProgress"),
         (True, "Waiting"),
@@ -144,7 +140,7 @@ def test_a_rejection_event_has_the_configured_status(aws, alice, emitted):
     sandbox.settings.rejection_status = "Success"
     execution_id = aws.start([alice.arn])
     alice.ssm.send_automation_signal(AutomationExecutionId=execution_id, SignalType="Reject")
-    step_statuses = [e["detail"]["Status"] for e in emitted if e["detail-type"] == STEP]
+    step_statuses = [e["detail"]["Status"] for e in emitted if e["detail-type"] == STEP_EVENT]
     assert step_statuses[-1] == "Success"  # the decision itself is only in ApprovalStatus
 
 

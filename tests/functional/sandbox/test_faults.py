@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox import faults
-from tests.functional.sandbox.conftest import REGION
+from tests.support.aws_env import REGION
 
 
 def failure(call, *args, **kwargs) -> tuple[str, int] | None:

@@ -6,37 +6,7 @@ from __future__ import annotations
 import json
 
 from sandbox import faults
-
-RECORDER = """
-import json
-import os
-
-import boto3
-
-sqs = boto3.client("sqs")
-
-
-def handler(event, context):
-    queue_url = sqs.get_queue_url(QueueName=os.environ["QUEUE_NAME"])["QueueUrl"]
-    sqs.send_message(
-        QueueUrl=queue_url,
-        MessageBody=json.dumps(
-            {
-                "event": event,
-                "request_id": context.aws_request_id,
-                "version": context.function_version,
-                "invoked_function_arn": context.invoked_function_arn,
-            }
-        ),
-    )
-    if isinstance(event, dict) and event.get("fail"):
-        raise RuntimeError("asked to fail")
-    return "recorded"
-"""
-
-
-def recorder(lambdas, name: str, queue: str, **extra) -> str:
-    return lambdas.function(name, {"app.py": RECORDER}, environment={"QUEUE_NAME": queue}, **extra)
+from tests.support.lambda_harness import recorder
 
 
 def test_an_asynchronous_invocation_runs_in_the_background(lambdas):

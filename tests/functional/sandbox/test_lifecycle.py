@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 
 import sandbox
 from sandbox import faults
-from tests.functional.sandbox.conftest import DOCUMENT_NAME, TIMEOUT_SECONDS, render_document
+from tests.support.approval_document import TIMEOUT_SECONDS, render_document
+from tests.support.sandbox_account import DOCUMENT_NAME
 
 
 def error_code(raised: pytest.ExceptionInfo[ClientError]) -> str:

@@ -21,6 +21,7 @@ from sandbox import awslambda
 from sandbox.__main__ import main as cli
 from sandbox.core import endpoint
 from sandbox.server import LocalAws, call_api
+from tests.support.lambda_harness import LambdaHarness
 
 REPO = Path(__file__).resolve().parents[3]
 APP = {"app.py": "import os\ndef handler(event, context):\n    return os.getpid()\n"}
@@ -52,8 +53,6 @@ def _reachable(endpoint: str) -> bool:
 
 
 def test_local_aws_starts_on_a_free_port_and_stops_everything(tmp_path):
-    from tests.functional.sandbox.conftest import Lambdas
-
     before = dict(default_user_config["stepfunctions"])
     with LocalAws(port=0, state_dir=tmp_path) as aws:
         assert aws.port > 0
@@ -62,7 +61,7 @@ def test_local_aws_starts_on_a_free_port_and_stops_everything(tmp_path):
         state = json.loads((tmp_path / "server.json").read_text())
         assert state == {"pid": os.getpid(), "endpoint": aws.endpoint, "port": aws.port}
         assert (tmp_path / ".gitignore").read_text().splitlines()[-1] == "*"
-        lambdas = Lambdas(endpoint_url=aws.endpoint)
+        lambdas = LambdaHarness(endpoint_url=aws.endpoint)
         lambdas.function("pid", APP)
         worker_pid = lambdas.invoke("pid")[1]
         assert _alive(worker_pid)
@@ -98,9 +97,7 @@ def test_serve_status_and_stop_from_the_command_line(tmp_path, capsys):
         assert json.loads((tmp_path / "server.json").read_text())["pid"] == server.pid
         assert (tmp_path / ".gitignore").exists()
 
-        from tests.functional.sandbox.conftest import Lambdas
-
-        lambdas = Lambdas(endpoint_url=endpoint)
+        lambdas = LambdaHarness(endpoint_url=endpoint)
         lambdas.function("pid", APP)
         worker_pid = lambdas.invoke("pid")[1]
         workers = call_api(endpoint, "/moto-api/sandbox/lambda/workers", method="GET")

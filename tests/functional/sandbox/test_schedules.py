@@ -12,8 +12,8 @@ import pytest
 import sandbox
 from sandbox.events import schedule_expressions, schedules
 from sandbox.events.settings import schedule_settings
-from tests.functional.sandbox.conftest import ACCOUNT_ID, REGION
-from tests.functional.sandbox.test_lambda_async import recorder
+from tests.support.aws_env import ACCOUNT_ID, REGION
+from tests.support.lambda_harness import recorder
 
 START = datetime(2030, 1, 1, 11, 59, 0, tzinfo=UTC)  # a Tuesday
 RULE_ARN = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/"

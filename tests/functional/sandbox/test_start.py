@@ -9,7 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sandbox
-from tests.functional.sandbox.conftest import DOCUMENT_NAME, TIMEOUT_SECONDS
+from tests.support.approval_document import TIMEOUT_SECONDS
+from tests.support.sandbox_account import DOCUMENT_NAME
 
 
 def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.functional.sandbox.conftest import ACCOUNT_ID, REGION, Lambdas
+from tests.support.aws_env import ACCOUNT_ID, REGION
+from tests.support.lambda_harness import LambdaHarness
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
 TASK_CLOSED = "Task Timed Out: 'Provided task does not exist anymore'"
@@ -21,7 +22,7 @@ def same_time(epoch_millis: int, moment: datetime) -> bool:
     return isinstance(epoch_millis, int) and abs(epoch_millis - moment.timestamp() * 1000) < 1.5
 
 
-def route(lambdas: Lambdas, name: str, state_machine_arn: str) -> str:
+def route(lambdas: LambdaHarness, name: str, state_machine_arn: str) -> str:
     """A rule for the status changes of ``state_machine_arn`` to a new queue; its URL."""
     queue_url, queue_arn = lambdas.queue(name)
     pattern = {
@@ -34,12 +35,12 @@ def route(lambdas: Lambdas, name: str, state_machine_arn: str) -> str:
     return queue_url
 
 
-def events(lambdas: Lambdas, queue_url: str, count: int) -> list[dict[str, Any]]:
+def events(lambdas: LambdaHarness, queue_url: str, count: int) -> list[dict[str, Any]]:
     """``count`` events from the queue (waiting up to 10 s), in the order they were sent."""
     return [message["body"] for message in lambdas.receive(queue_url, count)]
 
 
-def nothing_on(lambdas: Lambdas, queue_url: str) -> bool:
+def nothing_on(lambdas: LambdaHarness, queue_url: str) -> bool:
     """The queue is empty (events are put on it synchronously: no need to wait)."""
     return not lambdas.sqs.receive_message(QueueUrl=queue_url).get("Messages")
 
@@ -70,13 +71,13 @@ def wait_for_token(token_queue: str) -> dict:
     }
 
 
-def parked_token(lambdas: Lambdas, token_queue: str, execution_arn: str) -> str:
+def parked_token(lambdas: LambdaHarness, token_queue: str, execution_arn: str) -> str:
     (parked,) = lambdas.receive(token_queue)
     assert parked["body"]["execution"] == execution_arn
     return str(parked["body"]["token"])
 
 
-def assert_task_closed(lambdas: Lambdas, token: str) -> None:
+def assert_task_closed(lambdas: LambdaHarness, token: str) -> None:
     with pytest.raises(ClientError) as success:
         lambdas.sfn.send_task_success(taskToken=token, output=json.dumps({"late": True}))
     with pytest.raises(ClientError) as failure:

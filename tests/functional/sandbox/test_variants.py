@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 import sandbox
 from sandbox import dynamodb
 from sandbox.core.settings import limits, variants
-from tests.functional.sandbox.conftest import DOCUMENT_NAME, TIMEOUT_SECONDS
+from tests.support.approval_document import TIMEOUT_SECONDS
+from tests.support.sandbox_account import DOCUMENT_NAME
 
 settings = sandbox.settings
 

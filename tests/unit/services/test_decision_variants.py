@@ -50,7 +50,7 @@ OUTPUTS_ALWAYS_SHOWN = frozenset({"Success", "Approved", "CompletedWithSuccess"}
 
 
 @dataclass(frozen=True)
-class Variant:
+class SsmBehaviour:
     rejection_status: str
     approval_status: str
     failed_step_outputs: str
@@ -69,11 +69,11 @@ class Variant:
         )
 
 
-VARIANTS = [Variant(*values) for values in itertools.product(*VARIANT_VALUES.values())]
+VARIANTS = [SsmBehaviour(*values) for values in itertools.product(*VARIANT_VALUES.values())]
 
 
 @dataclass(frozen=True)
-class Flow:
+class ApproverActions:
     """What the approvers do, and how the step ends when they do not decide it."""
 
     name: str
@@ -85,25 +85,25 @@ class Flow:
 
 
 FLOWS = [
-    Flow("approve", (ALICE,), 1, ((ALICE, "Approve"),)),
-    Flow("reject", (ALICE,), 1, ((ALICE, "Reject"),)),
-    Flow(
+    ApproverActions("approve", (ALICE,), 1, ((ALICE, "Approve"),)),
+    ApproverActions("reject", (ALICE,), 1, ((ALICE, "Reject"),)),
+    ApproverActions(
         "2of3-one-reject-rejects_at_once",
         (ALICE, BOB, CAROL),
         2,
         ((ALICE, "Approve"), (BOB, "Reject"), (CAROL, "Approve")),
         reject_under_quorum="rejects_at_once",
     ),
-    Flow(
+    ApproverActions(
         "2of3-one-reject-rejects_when_quorum_unreachable",
         (ALICE, BOB, CAROL),
         2,
         ((ALICE, "Approve"), (BOB, "Reject"), (CAROL, "Approve")),
         reject_under_quorum="rejects_when_quorum_unreachable",
     ),
-    Flow("expiry", (ALICE, BOB), 2, ((ALICE, "Approve"),), undecided_end="TimedOut"),
+    ApproverActions("expiry", (ALICE, BOB), 2, ((ALICE, "Approve"),), undecided_end="TimedOut"),
     # One Reject that does not end the step, then the step times out: an approver said no.
-    Flow(
+    ApproverActions(
         "2of3-one-reject-then-expiry-rejects_when_quorum_unreachable",
         (ALICE, BOB, CAROL),
         2,
@@ -111,7 +111,7 @@ FLOWS = [
         undecided_end="TimedOut",
         reject_under_quorum="rejects_when_quorum_unreachable",
     ),
-    Flow("stop", (ALICE,), 1, (), undecided_end="Cancelled"),
+    ApproverActions("stop", (ALICE,), 1, (), undecided_end="Cancelled"),
 ]
 
 
@@ -125,7 +125,7 @@ class PlayedStep:
     decisions: list[tuple[str, str]] = field(default_factory=list)
 
 
-def play(flow: Flow, variant: Variant) -> PlayedStep:
+def play(flow: ApproverActions, variant: SsmBehaviour) -> PlayedStep:
     """The aws:approve step after the flow's signals, as SSM ends it under the variant."""
     step = PlayedStep(status="Waiting", approval_status="Waiting")
     approvals = rejections = 0
@@ -153,7 +153,7 @@ FAILURE_MESSAGES = {
 }
 
 
-def get_automation_execution(step: PlayedStep, variant: Variant) -> dict[str, Any]:
+def get_automation_execution(step: PlayedStep, variant: SsmBehaviour) -> dict[str, Any]:
     """GetAutomationExecution's answer for the played step."""
     spelled = (
         {"Approve": "Approved", "Reject": "Rejected"} if variant.decision_values == "past" else {}
@@ -213,7 +213,7 @@ class MemoryRecords:
         self.record = ApprovalRecord(
             approval_id=APPROVAL_ID,
             task_token="token",
-            execution_arn="arn:aws:states:us-east-1:123456789012:execution:Flow:run",
+            execution_arn="arn:aws:states:us-east-1:123456789012:execution:ApproverActions:run",
             state_name="Approve",
             state_entered_time="2026-11-28T10:00:00Z",
             requested_at="2026-11-28T10:00:00+00:00",
@@ -252,7 +252,7 @@ def decided(*pairs: tuple[str, str]) -> list[tuple[str, str]]:
 
 
 def rejected_or_failed(
-    variant: Variant, approvers: list[tuple[str, str]]
+    variant: SsmBehaviour, approvers: list[tuple[str, str]]
 ) -> tuple[str, list[tuple[str, str]]]:
     """A rejection: Rejected whenever SSM shows it (outputs, or the status Rejected); with
     the outputs dropped and a status that does not say rejected, nothing tells a rejection
@@ -264,7 +264,7 @@ def rejected_or_failed(
     return "Approval.Failed", []
 
 
-def expected(flow: Flow, variant: Variant) -> tuple[str, list[tuple[str, str]]]:
+def expected(flow: ApproverActions, variant: SsmBehaviour) -> tuple[str, list[tuple[str, str]]]:
     """(outcome or failure error, decided_by as (approver, verb)) the workflow must get."""
     outputs_kept = variant.failed_step_outputs == "kept"
     match flow.name:

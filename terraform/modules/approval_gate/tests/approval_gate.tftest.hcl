@@ -121,23 +121,23 @@ run "defaults" {
   }
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.failed_notifications.namespace == "AWS/SNS" &&
-      aws_cloudwatch_metric_alarm.failed_notifications.metric_name == "NumberOfNotificationsFailed" &&
-      aws_cloudwatch_metric_alarm.failed_notifications.dimensions == tomap({ TopicName = "Automation-gate" }) &&
-      aws_cloudwatch_metric_alarm.failed_notifications.comparison_operator == "GreaterThanThreshold" &&
-      aws_cloudwatch_metric_alarm.failed_notifications.threshold == 0 &&
+      aws_cloudwatch_metric_alarm.this["failed_notifications"].namespace == "AWS/SNS" &&
+      aws_cloudwatch_metric_alarm.this["failed_notifications"].metric_name == "NumberOfNotificationsFailed" &&
+      aws_cloudwatch_metric_alarm.this["failed_notifications"].dimensions == tomap({ TopicName = "Automation-gate" }) &&
+      aws_cloudwatch_metric_alarm.this["failed_notifications"].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.this["failed_notifications"].threshold == 0 &&
       output.failed_notifications_alarm_name == "gate-failed-approval-notifications"
     )
     error_message = "An alarm on the notification topic's failed deliveries, and its output."
   }
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.approvals_queued.namespace == "ApprovalGate" &&
-      aws_cloudwatch_metric_alarm.approvals_queued.metric_name == "ApprovalsQueued" &&
-      aws_cloudwatch_metric_alarm.approvals_queued.dimensions == tomap({ service = "receive_result" }) &&
-      aws_cloudwatch_metric_alarm.approvals_queued.comparison_operator == "GreaterThanThreshold" &&
-      aws_cloudwatch_metric_alarm.approvals_queued.threshold == 0 &&
-      aws_cloudwatch_metric_alarm.approvals_queued.period == 300 &&
+      aws_cloudwatch_metric_alarm.this["approvals_queued"].namespace == "ApprovalGate" &&
+      aws_cloudwatch_metric_alarm.this["approvals_queued"].metric_name == "ApprovalsQueued" &&
+      aws_cloudwatch_metric_alarm.this["approvals_queued"].dimensions == tomap({ service = "receive_result" }) &&
+      aws_cloudwatch_metric_alarm.this["approvals_queued"].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.this["approvals_queued"].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.this["approvals_queued"].period == 300 &&
       output.approvals_queued_alarm_name == "gate-approvals-queued"
     )
     error_message = "An alarm on ApprovalsQueued > 0 as the sweep publishes it (namespace, dimension service = receive_result), one sweep interval long, and its output."
@@ -297,7 +297,7 @@ run "queue_limit_disabled" {
   }
 
   assert {
-    condition     = local.functions.sweep_approvals.environment.MAX_QUEUED_SECONDS == "0" && strcontains(aws_cloudwatch_metric_alarm.approvals_queued.alarm_description, "never cancelled")
+    condition     = local.functions.sweep_approvals.environment.MAX_QUEUED_SECONDS == "0" && strcontains(aws_cloudwatch_metric_alarm.this["approvals_queued"].alarm_description, "never cancelled")
     error_message = "0 disables the cancellation; the alarm still watches the queue."
   }
 }

@@ -1,6 +1,6 @@
 """`make verify-aws` against the local AWS: the probe drives the gate deployed by Terraform
-(tests/e2e/conftest.py's fixtures) and its report names the variant the local AWS
-was set to; without credentials or without a deployment it refuses, changing nothing."""
+(this folder's fixtures) and its report names the variant the local AWS was set to; without
+credentials or without a deployment it refuses, changing nothing."""
 
 from __future__ import annotations
 
@@ -14,13 +14,9 @@ import pytest
 
 from scripts.aws_probe.variants import NOT_OBSERVABLE, UNOBSERVED, VARIANTS
 from scripts.gate_terraform import REPO
-from tests.e2e import conftest as integration
 
 pytestmark = pytest.mark.terraform
 
-# The integration tests' fixtures, reused: a local AWS and the gate Terraform deploys into it.
-local_aws = integration.local_aws
-gate = integration.gate
 
 OBSERVABLE = [variant for variant in VARIANTS if variant.name not in NOT_OBSERVABLE]
 
