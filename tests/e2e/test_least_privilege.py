@@ -25,13 +25,8 @@ from botocore.exceptions import ClientError
 import sandbox.iam
 from sandbox import xray
 from sandbox.iam.definitions import resource_types
-from tests.e2e.least_privilege_scenarios import (
-    SCENARIOS,
-    ExpectedDenial,
-    Run,
-    ScenarioFailed,
-    sweep_disabled,
-)
+from tests.e2e.least_privilege_run import ExpectedDenial, Run, ScenarioFailed
+from tests.e2e.least_privilege_scenarios import SCENARIOS, sweep_disabled
 
 pytestmark = pytest.mark.terraform
 

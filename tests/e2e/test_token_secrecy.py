@@ -33,283 +33,34 @@ TaskScheduled parameters) and to reach the data of the searched services (the re
 in SSM, SNS and SQS, the approval id in the functions' logs and traces, in X-Ray's backend
 too), so a pass means the
 token is absent, not that the search saw nothing.
+
+The searcher and its roots are in tests/support (object_search.py, local_aws_state.py), the
+flows in tests/support/secrecy_flows.py; every test here reads the one deployment of this
+module (module-scoped `gate`, `recorded`).
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
-import dataclasses
-import datetime
-import decimal
-import enum
-import io
 import json
 import logging
-import socket
-import subprocess
-import sys
-import threading
 import time
-import types
-import urllib.parse
-import uuid
-import weakref
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from scripts.local_gate import wait_for
+from tests.support.local_aws_state import (
+    LogRecorder,
+    is_step_functions,
+    moto_backends,
+    records_table,
+    sandbox_state,
+    step_functions_backends,
+    stored_tokens,
+)
+from tests.support.object_search import Hit, Search, needles_of
+from tests.support.secrecy_flows import CANARY, run_flows, settled
 
 pytestmark = pytest.mark.terraform
-
-ACCOUNT_ID = "123456789012"
-# In the request of every flow: the searched services' data is shown reachable by finding it.
-CANARY = "token-secrecy-canary-7f3a"
-
-# --- the searcher -------------------------------------------------------------------------
-
-_LEAVES = (
-    int,
-    float,
-    complex,
-    bool,
-    type(None),
-    datetime.date,
-    datetime.time,
-    datetime.timedelta,
-    decimal.Decimal,
-    uuid.UUID,
-    Path,
-)
-# Code, threads, sockets, files, processes: no recorded data, and walking them leads into the
-# interpreter's own state.
-_OPAQUE = (
-    types.ModuleType,
-    type,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    types.BuiltinMethodType,
-    types.CodeType,
-    types.FrameType,
-    types.GeneratorType,
-    types.CoroutineType,
-    weakref.ref,
-    threading.Thread,
-    socket.socket,
-    io.IOBase,
-    subprocess.Popen,
-    logging.Logger,
-    logging.Handler,
-)
-MAX_DEPTH = 200
-MAX_NODES = 5_000_000
-
-
-@dataclasses.dataclass(frozen=True)
-class Hit:
-    path: str
-    needle: str
-    excerpt: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.needle} in {self.excerpt!r}"
-
-
-@dataclasses.dataclass
-class Search:
-    """Walks objects (dicts, sequences, sets, attributes, slots, dataclasses, strings and
-    bytes) from named roots, depth first, each object once, and reports where a needle is."""
-
-    needles: dict[str, str]  # name -> text
-    skip: Callable[[Any], bool] = lambda value: False
-    hits: list[Hit] = dataclasses.field(default_factory=list)
-    nodes: int = 0
-    too_deep: list[str] = dataclasses.field(default_factory=list)
-
-    def text(self, path: str, value: str | bytes) -> None:
-        for name, needle in self.needles.items():
-            raw = needle.encode() if isinstance(value, bytes | bytearray) else needle
-            at = value.find(raw)  # type: ignore[arg-type]
-            if at >= 0:
-                excerpt = value[max(at - 60, 0) : at + len(raw) + 60]
-                if isinstance(excerpt, bytes | bytearray):
-                    excerpt = excerpt.decode("utf-8", errors="replace")
-                self.hits.append(Hit(path, name, str(excerpt)))
-
-    def walk(self, roots: Iterable[tuple[str, Any]]) -> Search:
-        seen: set[int] = set()
-        keep: list[Any] = []  # objects made during the walk stay alive: ids stay unique
-        for root_path, root in roots:
-            stack: list[tuple[str, Any, int]] = [(root_path, root, 0)]
-            while stack:
-                path, value, depth = stack.pop()
-                if isinstance(value, str):
-                    self.text(path, value)
-                    continue
-                if isinstance(value, bytes | bytearray | memoryview):
-                    self.text(path, bytes(value))
-                    continue
-                if isinstance(value, _LEAVES + _OPAQUE):
-                    continue
-                if isinstance(value, enum.Enum):
-                    stack.append((f"{path}.value", value.value, depth + 1))
-                    continue
-                if id(value) in seen or self.skip(value):
-                    continue
-                seen.add(id(value))
-                keep.append(value)
-                self.nodes += 1
-                if self.nodes > MAX_NODES:
-                    raise AssertionError(f"more than {MAX_NODES} objects from {root_path}")
-                if depth >= MAX_DEPTH:
-                    self.too_deep.append(path)
-                    continue
-                stack.extend(
-                    (child_path, child, depth + 1) for child_path, child in _children(path, value)
-                )
-        return self
-
-    def found(self) -> list[str]:
-        return [str(hit) for hit in self.hits]
-
-
-def _children(path: str, value: Any) -> Iterator[tuple[str, Any]]:
-    for attempt in range(5):  # the server's threads may change a container meanwhile
-        try:
-            return iter(list(_children_now(path, value)))
-        except RuntimeError:
-            time.sleep(0.05 * (attempt + 1))
-    return iter(list(_children_now(path, value)))
-
-
-def _children_now(path: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for key, item in list(value.items()):
-            if not isinstance(key, str | int):
-                yield f"{path}<key {key!r:.60}>", key
-            yield f"{path}[{key!r:.80}]", item
-    elif isinstance(value, list | tuple | set | frozenset | collections.deque):
-        for index, item in enumerate(list(value)):
-            yield f"{path}[{index}]", item
-    try:
-        attributes = object.__getattribute__(value, "__dict__")
-    except Exception:  # no __dict__; or a proxy (werkzeug's LocalProxy) that refuses
-        attributes = None
-    if isinstance(attributes, dict):
-        for name, item in list(attributes.items()):
-            yield f"{path}.{name}", item
-    for cls in type(value).__mro__:
-        for name in getattr(cls, "__slots__", ()) or ():
-            if isinstance(name, str) and name not in ("__dict__", "__weakref__"):
-                try:
-                    yield f"{path}.{name}", getattr(value, name)
-                except Exception:  # an empty slot
-                    continue
-
-
-def needles_of(token: str, label: str) -> dict[str, str]:
-    """The token and forms of it a copy might take: JSON-escaped, URL-encoded, and slices of
-    it (start, middle, end; 40 characters, or half of a shorter token such as moto's UUIDs)
-    in case a copy is truncated or re-wrapped."""
-    forms = {
-        f"{label}": token,
-        f"{label} (JSON-escaped)": json.dumps(token)[1:-1],
-        f"{label} (URL-encoded)": urllib.parse.quote(token, safe=""),
-    }
-    size = min(40, len(token) // 2)
-    if size >= 16:
-        middle = (len(token) - size) // 2
-        forms |= {
-            f"{label}[:{size}]": token[:size],
-            f"{label}[{middle}:{middle + size}]": token[middle : middle + size],
-            f"{label}[-{size}:]": token[-size:],
-        }
-    unique: dict[str, str] = {}
-    for name, text in forms.items():
-        if text not in unique.values():
-            unique[name] = text
-    return unique
-
-
-# --- what the local AWS recorded ----------------------------------------------------------
-
-
-def is_step_functions(value: Any) -> bool:
-    """Step Functions' own objects (moto's and the sandbox's): whitelisted, see the docstring."""
-    module = type(value).__module__ or ""
-    return module.startswith(("moto.stepfunctions", "sandbox.stepfunctions"))
-
-
-def moto_backends() -> Iterator[tuple[str, Any]]:
-    """Every moto backend in use (moto keeps the list to reset them), per account and Region;
-    Step Functions' left out (whitelisted)."""
-    from moto.core.base_backend import BackendDict
-    from moto.moto_api._internal.models import moto_api_backend
-
-    for backend_dict in list(BackendDict._instances):
-        for account, region, backend in backend_dict.iter_backends():
-            if backend_dict.service_name == "stepfunctions":
-                continue
-            yield f"{backend_dict.service_name}[{account}][{region}]", backend
-    yield "moto_api", moto_api_backend
-
-
-def step_functions_backends() -> Iterator[tuple[str, Any]]:
-    from moto.core.base_backend import BackendDict
-
-    for backend_dict in list(BackendDict._instances):
-        if backend_dict.service_name == "stepfunctions":
-            for account, region, backend in backend_dict.iter_backends():
-                yield f"{type(backend).__name__}[{account}][{region}]", backend
-
-
-def sandbox_state() -> Iterator[tuple[str, Any]]:
-    """The sandbox's module-level state (workers, faults, settings, listeners...)."""
-    for name, module in sorted(sys.modules.items()):
-        if name != "sandbox" and not name.startswith("sandbox."):
-            continue
-        for attribute, value in sorted(vars(module).items()):
-            if attribute.startswith("__") or isinstance(value, _OPAQUE):
-                continue
-            yield f"{name}.{attribute}", value
-
-
-def records_table(gate: Any) -> Any:
-    from moto.dynamodb.models import dynamodb_backends
-
-    return dynamodb_backends[ACCOUNT_ID][gate.aws.region].tables[
-        gate.outputs["approvals_table_name"]
-    ]
-
-
-def stored_tokens(table: Any) -> set[int]:
-    """ids of the records table's `task_token` values (moto DynamoType objects)."""
-    found = set()
-    for value in list(table.items.values()):
-        for item in list(value.values()) if isinstance(value, dict) else [value]:
-            attribute = item.attrs.get("task_token")
-            if attribute is not None:
-                found.add(id(attribute))
-    return found
-
-
-class LogRecorder(logging.Handler):
-    """What the local AWS (moto, the sandbox, werkzeug) logs in this process."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.NOTSET)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        line = f"{record.name} {record.levelname} {record.getMessage()}"
-        if record.exc_info:
-            line += "\n" + logging.Formatter().formatException(record.exc_info)
-        self.lines.append(line)
 
 
 # --- X-Ray: the segments the functions emit -----------------------------------------------
@@ -333,119 +84,7 @@ def xray_segments(gate):
         gate.aws.api(path, method="DELETE")
 
 
-# --- the approvals ------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class WatchedApproval:
-    name: str
-    execution_arn: str
-    token: str = ""
-    record: dict[str, Any] = dataclasses.field(default_factory=dict)
-    execution: dict[str, Any] = dataclasses.field(default_factory=dict)
-    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-
-
-def request(gate: Any, *approvers: str, message: str) -> dict[str, Any]:
-    return {
-        "message": f"{message} ({CANARY})",
-        "approvers": [gate.principal_arn(a) for a in approvers],
-        "min_required_approvals": 1,
-    }
-
-
-def run_flows(gate: Any) -> dict[str, WatchedApproval]:
-    sfn = gate.client("stepfunctions")
-    flows: dict[str, WatchedApproval] = {}
-
-    def start(name: str, body: dict[str, Any]) -> WatchedApproval:
-        flows[name] = WatchedApproval(
-            name, gate.start(body, name=f"secrecy-{name}-{uuid.uuid4().hex[:6]}")
-        )
-        return flows[name]
-
-    # Approved, with a comment.
-    flow = start("approved", request(gate, "alice", "bob", message="Ship release 42?"))
-    gate.decide("alice", gate.automation_of(flow.execution_arn), "Approve", "checked the diff")
-    gate.finished(flow.execution_arn)
-
-    # Rejected.
-    flow = start("rejected", request(gate, "bob", message="Drop the old table?"))
-    gate.decide("bob", gate.automation_of(flow.execution_arn), "Reject", "not now")
-    gate.finished(flow.execution_arn)
-
-    # The workflow is stopped before the decision: the gate closes the approval (and cancels
-    # its automation), or, if the decision comes first, Step Functions refuses the callback.
-    flow = start("stopped", request(gate, "alice", message="Rotate the keys?"))
-    automation = gate.automation_of(flow.execution_arn)
-    sfn.stop_execution(executionArn=flow.execution_arn, error="Stopped", cause="by its owner")
-    with contextlib.suppress(ClientError):  # the automation may be cancelled already
-        gate.decide("alice", automation, "Approve", "too late")
-    wait_for(
-        lambda: any(settled(r) for r in gate.records_of(flow.execution_arn)),
-        60,
-        "the approval of the stopped workflow was neither closed nor refused",
-    )
-
-    # A bad request: start_approval refuses it before anything is stored.
-    start("bad request", {"message": "m", "approvers": ["arn:aws:iam::123456789012:group/Ops"]})
-    gate.finished(flows["bad request"].execution_arn)
-
-    # Step Functions refuses every SendTaskSuccess (a broken role, say): receive_result fails
-    # with the token in hand, Lambda retries twice, the event stays in the dead-letter queue.
-    flow = start("undelivered", request(gate, "alice", message="Scale down?"))
-    automation = gate.automation_of(flow.execution_arn)
-    sqs = gate.client("sqs")
-    queue = gate.outputs["dead_letter_queue_url"]
-    gate.aws.api(
-        "/moto-api/sandbox/faults",
-        {
-            "service": "stepfunctions",
-            "operation": "SendTaskSuccess",
-            "error_code": "AccessDeniedException",
-        },
-    )
-    try:
-        gate.decide("alice", automation, "Approve", "while broken")
-        wait_for(
-            lambda: int(
-                sqs.get_queue_attributes(
-                    QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
-                )["Attributes"]["ApproximateNumberOfMessages"]
-            ),
-            60,
-            "nothing reached the dead-letter queue",
-        )
-    finally:
-        gate.aws.api("/moto-api/sandbox/faults", method="DELETE")
-
-    # Nobody decides: the approval expires (last: the clock moves for every automation).
-    flow = start("expired", request(gate, "alice", message="Restart the cluster?"))
-    gate.automation_of(flow.execution_arn)
-    gate.aws.api("/moto-api/sandbox/clock/advance", {"seconds": 3601})
-    gate.finished(flow.execution_arn)
-
-    for flow in flows.values():
-        flow.execution = sfn.describe_execution(executionArn=flow.execution_arn)
-        flow.history = sfn.get_execution_history(executionArn=flow.execution_arn, maxResults=1000)[
-            "events"
-        ]
-        flow.token = scheduled_token(flow.history)
-        records = gate.records_of(flow.execution_arn)
-        flow.record = records[0] if records else {}
-    return flows
-
-
-def settled(record: dict[str, Any]) -> bool:
-    """The approval of a stopped workflow is over: closed, or its callback refused."""
-    return record.get("status") == "CLOSED" or record.get("callback") == "REFUSED"
-
-
-def scheduled_token(history: list[dict[str, Any]]) -> str:
-    """The token Step Functions put in the Task's parameters (TaskScheduled)."""
-    [scheduled] = [e for e in history if e["type"] == "TaskScheduled"]
-    parameters = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
-    return parameters["Payload"]["task_token"]
+# --- the approvals, run once --------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

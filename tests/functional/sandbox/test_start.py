@@ -221,7 +221,7 @@ def test_a_client_token_must_be_a_uuid(aws, alice):
 
 
 def test_the_concurrency_limit_with_no_queue(aws, alice):
-    # Past the quota automations queue (tests/functional/sandbox/test_variants.py); with no
+    # Past the quota automations queue (tests/functional/sandbox/test_variants_starts.py); with no
     # room in the queue a start is refused.
     sandbox.settings.max_concurrent_executions = 2
     sandbox.settings.automation_queue_size = 0

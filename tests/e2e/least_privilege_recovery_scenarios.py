@@ -1,0 +1,265 @@
+"""The gate's recoveries, as scenarios of tests/e2e/test_least_privilege.py (listed in
+least_privilege_scenarios.py; the run: least_privilege_run.py): a dead-lettered event and its
+redrive, a start retried or delivered twice, a workflow that ends while its approval starts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sandbox.ssm import automation as ssm_automation
+from scripts.local_gate import LocalGate
+from scripts.redrive import gate_functions, redrive
+from tests.e2e.least_privilege_run import Run
+
+
+@contextlib.contextmanager
+def _fault(gate: LocalGate, service: str, operation: str, error_code: str) -> Iterator[None]:
+    gate.aws.api(
+        "/moto-api/sandbox/faults",
+        {"service": service, "operation": operation, "error_code": error_code},
+    )
+    try:
+        yield
+    finally:
+        gate.aws.api("/moto-api/sandbox/faults", method="DELETE")
+
+
+def _drain(gate: LocalGate) -> None:
+    """Empties the dead-letter queue: what earlier runs left there is not this run's."""
+    sqs, queue = gate.client("sqs"), gate.outputs["dead_letter_queue_url"]
+    while messages := sqs.receive_message(
+        QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0
+    ).get("Messages", []):
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _dead_lettered(run: Run, marker: str, what: str) -> None:
+    sqs, queue = run.gate.client("sqs"), run.gate.outputs["dead_letter_queue_url"]
+
+    def arrived() -> bool:
+        messages = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+        return any(marker in m["Body"] for m in messages)
+
+    run.wait(arrived, f"{what} did not reach the dead-letter queue")
+
+
+def _redrive(run: Run) -> None:
+
+    gate = run.gate
+    functions = gate_functions(
+        gate.outputs["receive_result_alias_arn"], gate.outputs["close_approvals_alias_arn"]
+    )
+    result = redrive(
+        gate.client("sqs"), gate.client("lambda"), gate.outputs["dead_letter_queue_url"], functions
+    )
+    run.check(result.failed == [] and result.replayed >= 1, f"the redrive did not replay: {result}")
+
+
+def a_dead_lettered_result_and_its_redrive(run: Run) -> None:
+    """receive_result keeps failing (the table refuses its writes): after Lambda's retries
+    the event is kept in the dead-letter queue; after the fix the redrive delivers it."""
+    gate = run.gate
+    _drain(gate)
+    execution_arn = run.start("least privilege: the result is dead-lettered")
+    automation = run.waiting_automation(execution_arn)
+    with _fault(gate, "dynamodb", "UpdateItem", "ResourceNotFoundException"):
+        gate.decide("alice", automation, "Approve", "fine")
+        _dead_lettered(run, automation, f"the result event of {automation}")
+    _redrive(run)
+    run.approved_by(execution_arn, "alice")
+
+
+def a_dead_lettered_workflow_end_and_its_redrive(run: Run) -> None:
+    """close_approvals keeps failing (SSM refuses the cancel): the workflow's end is kept in
+    the dead-letter queue; after the fix the redrive closes the approval."""
+    gate = run.gate
+    _drain(gate)
+    execution_arn = run.start("least privilege: the workflow end is dead-lettered")
+    automation = run.waiting_automation(execution_arn)
+    with _fault(gate, "ssm", "StopAutomationExecution", "ValidationException"):
+        gate.client("stepfunctions").stop_execution(executionArn=execution_arn)
+        _dead_lettered(run, execution_arn, f"the end of {execution_arn}")
+    _redrive(run)
+    run.check(
+        run.automation_status(automation) == "Cancelled",
+        f"the redrive did not cancel the automation {automation}",
+    )
+
+
+def _invoke_start_approval(gate: LocalGate, payload: dict[str, Any]) -> dict[str, Any]:
+    response = gate.client("lambda").invoke(
+        FunctionName=gate.outputs["start_approval_alias_arn"], Payload=json.dumps(payload)
+    )
+    return {
+        "error": response.get("FunctionError"),
+        "reply": json.loads(response["Payload"].read() or b"null"),
+    }
+
+
+def _start_payload(gate: LocalGate, message: str) -> dict[str, Any]:
+    """What the state machine's Task sends start_approval, for an execution of its own."""
+    return {
+        "task_token": "token-of-the-first-attempt",
+        "execution_arn": (
+            "arn:aws:states:us-east-1:123456789012:execution:approval-workflow:"
+            f"direct-{uuid.uuid4().hex[:8]}"
+        ),
+        "state_name": "RequestApproval",
+        "state_entered_time": "2026-11-28T08:00:00.000Z",
+        "request": {"message": message, "approvers": [gate.principal_arn("alice")]},
+    }
+
+
+def _start_whose_record_update_fails(
+    gate: LocalGate, message: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """start_approval invoked while the next DynamoDB UpdateItem fails: (payload, answer).
+    The fault fails the next UpdateItem of any caller: a late delivery of an earlier scenario
+    may take it first. Then this start succeeded, and a new one tries again."""
+    for attempt in range(3):
+        payload = _start_payload(gate, f"{message} ({attempt})" if attempt else message)
+        gate.aws.api(
+            "/moto-api/sandbox/faults",
+            {
+                "service": "dynamodb",
+                "operation": "UpdateItem",
+                "error_code": "ResourceNotFoundException",
+                "times": 1,
+            },
+        )
+        try:
+            first = _invoke_start_approval(gate, payload)
+        finally:
+            gate.aws.api("/moto-api/sandbox/faults", method="DELETE")
+        if first["error"] is not None:
+            break
+    return payload, first
+
+
+def a_retried_start_that_ssm_refuses(run: Run) -> None:
+    """start_approval started the automation, then failed to record it; SSM answers the
+    retry's reused ClientToken with IdempotentParameterMismatch (one of the variants,
+    docs/aws-behaviour.md#undocumented-client-token-reuse): the retry finds the automation
+    by its tag and reuses it."""
+    gate = run.gate
+    previous = gate.aws.api("/moto-api/sandbox/settings", method="GET")["sandbox"]
+    gate.aws.api(
+        "/moto-api/sandbox/settings",
+        {"sandbox": {"client_token_reuse": "idempotent_parameter_mismatch"}},
+    )
+    try:
+        payload, first = _start_whose_record_update_fails(gate, "least privilege: a retried start")
+        run.check(
+            first["error"] is not None,
+            f"the first attempt should fail to record its automation: {first}",
+        )
+        retry = _invoke_start_approval(gate, payload | {"task_token": "token-of-the-retry"})
+    finally:
+        gate.aws.api(
+            "/moto-api/sandbox/settings",
+            {"sandbox": {"client_token_reuse": previous["client_token_reuse"]}},
+        )
+    run.check(retry["error"] is None, f"the retried start failed: {retry['reply']}")
+    approval_id = retry["reply"]["approval_id"]
+    tagged = gate.client("ssm").describe_automation_executions(
+        Filters=[{"Key": "TagKey", "Values": [f"approval-gate:approval:{approval_id}"]}]
+    )["AutomationExecutionMetadataList"]
+    run.check(
+        [a["AutomationExecutionId"] for a in tagged] == [retry["reply"]["automation_execution_id"]],
+        f"the retry did not reuse the one automation of approval {approval_id}: {tagged}",
+    )
+    with contextlib.suppress(ClientError):
+        gate.client("ssm").stop_automation_execution(
+            AutomationExecutionId=retry["reply"]["automation_execution_id"], Type="Cancel"
+        )
+
+
+@contextlib.contextmanager
+def held_automation_start(
+    timeout: float = 30.0,
+) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """SSM holds the next StartAutomationExecution (after IAM allowed it) until `release`
+    is set: a slow start, during which the workflow can end. Yields (entered, release)."""
+    original = ssm_automation.start_execution
+    entered, release = threading.Event(), threading.Event()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        if not entered.is_set():
+            entered.set()
+            release.wait(timeout)
+        return original(*args, **kwargs)
+
+    ssm_automation.start_execution = held  # type: ignore[assignment]
+    try:
+        yield entered, release
+    finally:
+        release.set()
+        ssm_automation.start_execution = original  # type: ignore[assignment]
+
+
+def a_workflow_that_ends_while_its_approval_starts(run: Run) -> None:
+    """The workflow is stopped while SSM is starting its automation: close_approvals closes
+    the record (no automation yet), so start_approval cancels the automation it started."""
+    gate = run.gate
+    with held_automation_start() as (entered, release):
+        execution_arn = run.start("least privilege: stopped while the approval starts")
+        run.wait(entered.is_set, "start_approval did not start the automation")
+        gate.client("stepfunctions").stop_execution(executionArn=execution_arn)
+        run.wait(
+            lambda: (r := run.record_of(execution_arn)) and r["status"] == "CLOSED",
+            "the record of the stopped workflow was not closed",
+        )
+        release.set()
+        record = run.wait(
+            lambda: (r := run.record_of(execution_arn)) and r.get("automation_execution_id") and r,
+            "start_approval did not record the automation it started",
+        )
+    automation = record["automation_execution_id"]
+    run.wait(
+        lambda: run.automation_status(automation) == "Cancelled",
+        f"start_approval did not cancel the automation {automation} of its ended workflow",
+    )
+
+
+def the_same_start_twice(run: Run) -> None:
+    """Lambda delivers one start twice (the same task token): the second is answered from
+    the idempotency store with the first's automation."""
+    gate = run.gate
+    payload = _start_payload(gate, "least privilege: the same start twice")
+    first = _invoke_start_approval(gate, payload)
+    second = _invoke_start_approval(gate, payload)
+    run.check(
+        first["error"] is None and second["error"] is None and first["reply"] == second["reply"],
+        f"the same start twice got different answers: {first} and {second}",
+    )
+    with contextlib.suppress(ClientError):
+        gate.client("ssm").stop_automation_execution(
+            AutomationExecutionId=first["reply"]["automation_execution_id"], Type="Cancel"
+        )
+
+
+def a_failed_start_delivered_again(run: Run) -> None:
+    """start_approval fails after starting the automation (its record update fails), then
+    gets the same invocation again: its idempotency record of the failed attempt must be
+    gone, and the automation is reused (ClientToken)."""
+    gate = run.gate
+    payload, first = _start_whose_record_update_fails(
+        gate, "least privilege: a failed start delivered again"
+    )
+    run.check(first["error"] is not None, f"the first attempt should fail: {first}")
+    again = _invoke_start_approval(gate, payload)
+    run.check(again["error"] is None, f"the same start again failed: {again['reply']}")
+    with contextlib.suppress(ClientError):
+        gate.client("ssm").stop_automation_execution(
+            AutomationExecutionId=again["reply"]["automation_execution_id"], Type="Cancel"
+        )
