@@ -14,6 +14,7 @@ PYTEST_ARGS ?=
 # its own local AWS (moto's state is process-wide) and its own Terraform runs.
 PYTEST_WORKERS ?= 2
 BURST_ARGS ?=
+COST_ARGS ?=
 EXAMPLE ?= aws
 SANDBOX_PORT ?= 5000
 TOOLS_VENV ?= .venv-tools
@@ -28,7 +29,7 @@ ASL_FIXTURE := tests/functional/terraform/fixtures/state_machine
 # registry, plugin cache under .tfcli/); TERRAFORM_BIN as there.
 TF_SETUP = tf_env="$$($(VENV_PYTHON) scripts/terraform_env.py --print)"; eval "$$tf_env"; tf="$${TERRAFORM_BIN:-terraform}"
 
-.PHONY: help install install-tools test test-unit lint format package bench bench-burst demo sandbox sandbox-stop plan deploy redrive verify-aws test-aws destroy clean
+.PHONY: help install install-tools test test-unit lint format package bench bench-burst bench-cost demo sandbox sandbox-stop plan deploy redrive verify-aws test-aws destroy clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -111,6 +112,9 @@ bench: package ## Measure cold starts and zip sizes (docs/benchmarks.md)
 
 bench-burst: package ## 200 concurrent approvals through the local AWS (BURST_ARGS=, docs/benchmarks.md)
 	$(VENV_PYTHON) -m bench.burst $(BURST_ARGS)
+
+bench-cost: package ## Calls and cost per approval, this gate vs the original stack (COST_ARGS=, docs/benchmarks.md)
+	$(VENV_PYTHON) -m bench.cost $(COST_ARGS)
 
 demo: package ## The whole flow on this machine: local AWS, terraform apply, approve + reject, destroy
 	$(VENV_PYTHON) -m scripts.demo

@@ -16,7 +16,7 @@ from typing import Any
 
 from sandbox import awslambda, dynamodb, events, iam, ssm, stepfunctions
 from sandbox.awslambda.settings import lambda_settings
-from sandbox.core import control, endpoint, faults
+from sandbox.core import call_counts, control, endpoint, faults
 from sandbox.core.clock import clock
 from sandbox.core.event_bus import (
     add_event_listener,
@@ -27,7 +27,7 @@ from sandbox.core.settings import register_group, settings
 from sandbox.dynamodb import settings as dynamodb_settings
 from sandbox.events import schedules
 from sandbox.events.settings import schedule_settings
-from sandbox.ssm import expire_due
+from sandbox.ssm import expire_due, rate_quotas
 from sandbox.ssm import settings as ssm_settings
 
 __all__ = [
@@ -66,13 +66,16 @@ def install() -> None:
 
 
 def reset() -> None:
-    """Forget executions, faults, listeners, dropped events; real time; default settings."""
+    """Forget executions, faults, listeners, dropped events, call counts; real time; default
+    settings."""
     schedules.stop()  # no scheduled event from here on
     awslambda.reset()  # stops the function workers and background deliveries
     ssm.reset()
+    rate_quotas.reset()  # every SSM API's bucket full again
     faults.clear()
     events.clear_drops()
     iam.clear_denials()
+    call_counts.clear()
     clear_event_listeners()
     clock.reset()
     schedules.reset()  # remaining scheduled rules count from the real time again

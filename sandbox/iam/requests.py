@@ -6,6 +6,8 @@ moto's responses call ``_authenticate_and_authorize_normal_action`` before every
 (``sandbox.iam.resources``) and decided with AWS's logic (``sandbox.iam.enforcement.check``).
 A refusal is AWS's error: ``AccessDeniedException`` (JSON APIs), ``AccessDenied`` (query APIs),
 ``AuthorizationError`` (SNS), with AWS's message (docs/aws-behaviour.md#iam-access-denied-errors).
+Every request is also counted by caller, service and action (``sandbox.core.call_counts``),
+IAM enforced or not.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from moto.core.exceptions import (
 )
 from moto.utilities.utils import get_partition
 
+from sandbox.core import call_counts
 from sandbox.iam import admin, resource_policies
 from sandbox.iam.authorizer import Denial
 from sandbox.iam.definitions import canonical_action, is_known_action
@@ -135,11 +138,32 @@ def _signed_request(response: Any, action_name: str, path: str, headers: Any) ->
     return request
 
 
-def _authorize_request(self: Any, resource: str = "*") -> None:
-    if not iam_settings.enforce:
+def _count(caller: str, prefix: str, action_name: str, response: Any) -> None:
+    """One call in ``sandbox.core.call_counts`` (a DynamoDB call with what its capacity
+    units depend on)."""
+    if prefix != "dynamodb":
+        call_counts.record(caller, prefix, action_name)
         return
+    params = response.body if isinstance(response.body, dict) else _request_parameters(response)
+    call_counts.record(
+        caller,
+        prefix,
+        action_name,
+        table=str(params.get("TableName") or ""),
+        consistent_read=bool(params.get("ConsistentRead")),
+    )
+
+
+def _authorize_request(self: Any, resource: str = "*") -> None:
     headers = self.headers
     authorization = headers.get("Authorization") or ""
+    if not iam_settings.enforce:
+        # Not authenticated: the call is counted under its access key ID.
+        fields = authorization.split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+        signing_name = fields[3] if len(fields) > 3 else self.service_name
+        prefix = _PREFIX_OF_SIGNING_NAME.get(signing_name, signing_name)
+        _count(fields[0] if len(fields) > 3 else "anonymous", prefix, self._get_action(), self)
+        return
     if "Credential=" not in authorization:
         raise JsonRESTError("MissingAuthenticationTokenException", "Missing Authentication Token")
     credential = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
@@ -167,6 +191,7 @@ def _authorize_request(self: Any, resource: str = "*") -> None:
         raise JsonRESTError(code, error.message) from error
     caller = _caller_of(request._access_key)
     prefix = _PREFIX_OF_SIGNING_NAME.get(signing_name, signing_name)
+    _count(caller.role_arn or caller.arn, prefix, action_name, self)  # refused ones too
     operation = f"{prefix}:{action_name}"
     action = canonical_action(_ACTION_OF_OPERATION.get(operation, operation))
     if action in ALWAYS_ALLOWED:

@@ -3,6 +3,7 @@ writing to a dead-letter queue, Lambda acting with a function's execution role, 
 with the state machine's role, SSM publishing the approval request with the automation's role.
 The caller is the service principal (allowed only by a resource policy) or the role session,
 which the service gets by the role's trust policy. Each raises ``AccessDenied``.
+``authorize`` also counts the call (``sandbox.core.call_counts``), refused or not.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ import logging
 
 from moto.utilities.utils import get_partition
 
+from sandbox.core import call_counts
 from sandbox.iam import resource_policies
 from sandbox.iam.enforcement import AccessDenied, base_context, check, iam_settings
 from sandbox.iam.policies import Caller
 
 _log = logging.getLogger(__name__)
+# Calls not counted: Lambda delivering a function's log lines (CloudWatch Logs bills the bytes
+# ingested, not calls; bench/cost measures them).
+_UNCOUNTED_PREFIXES = ("logs:",)
+# IAM actions counted under the API operation a request would name (the request hook's names).
+_OPERATION_OF_ACTION = {"lambda:InvokeFunction": "lambda:Invoke"}
 
 
 def service_caller(service: str, account_id: str) -> Caller:
@@ -32,6 +39,9 @@ def authorize(
 ) -> None:
     """``caller`` (a service principal acting for a resource of the account, ``source_arn``,
     or a role session acting through a service) may do ``action``? Raises AccessDenied."""
+    if not action.startswith(_UNCOUNTED_PREFIXES):
+        service, _, operation = _OPERATION_OF_ACTION.get(action, action).partition(":")
+        call_counts.record(caller.role_arn or caller.arn, service, operation)
     if not iam_settings.enforce:
         return
     context = base_context(caller, region)
@@ -49,8 +59,6 @@ def authorize_send(
 ) -> None:
     """A message to an SQS queue or SNS topic: SendMessage/Publish, and the target's KMS key
     when it is encrypted (docs/aws-behaviour.md#sqs-queue-policy-eventbridge-dlq)."""
-    if not iam_settings.enforce:
-        return
     service = target_arn.split(":")[2]
     action = "sqs:SendMessage" if service == "sqs" else "sns:Publish"
     authorize(caller, action, target_arn, region=region, source_arn=source_arn)

@@ -18,7 +18,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import get_service_model
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from sandbox.ssm import automation
+from sandbox.ssm import automation, rate_quotas
 from sandbox.ssm.exceptions import (
     InvalidFilterKey,
     InvalidFilterValue,
@@ -150,18 +150,22 @@ def _tags(given: list[dict[str, str]] | None) -> dict[str, str]:
 ResponseMethod = Callable[[SimpleSystemManagerResponse], ActionResult]
 
 
-def _locked(method: ResponseMethod) -> ResponseMethod:
-    # Hold the state lock while the response is built, so no signal changes it half-read.
+def _served(method: ResponseMethod) -> ResponseMethod:
+    action = "".join(word.title() for word in method.__name__.split("_"))
+
     @functools.wraps(method)
-    def locked(self: SimpleSystemManagerResponse) -> ActionResult:
+    def served(self: SimpleSystemManagerResponse) -> ActionResult:
+        # The action's API rate first (ThrottlingException past it), then the state lock
+        # while the response is built, so no signal changes it half-read.
+        rate_quotas.take(self.current_account, self.region, action)
         with lock:
             return method(self)
 
-    return locked
+    return served
 
 
 RESPONSE_METHODS: dict[str, ResponseMethod] = {
-    method.__name__: _locked(method)
+    method.__name__: _served(method)
     for method in (
         start_automation_execution,
         get_automation_execution,

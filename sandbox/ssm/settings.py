@@ -1,11 +1,13 @@
 """SSM Automation's settings: the behaviours AWS leaves undocumented (variants) and the
-documented quotas (limits). ``sandbox`` registers them on ``sandbox.settings``
-(``sandbox.core.settings``), where the SSM code reads their values.
+quotas (limits, with the API request rates of sandbox/ssm/rate_quotas.py). ``sandbox``
+registers them on ``sandbox.settings`` (``sandbox.core.settings``), where the SSM code reads
+their values.
 """
 
 from __future__ import annotations
 
 from sandbox.core.settings import Limit, Variant
+from sandbox.ssm import rate_quotas
 
 VARIANTS: tuple[Variant, ...] = (
     Variant(
@@ -116,4 +118,5 @@ LIMITS: tuple[Limit, ...] = (
         "an automation without an assume role times out after this many seconds (null: never)",
         none_allowed=True,
     ),
+    *rate_quotas.LIMITS,  # the API request rates, one per Automation action the gate calls
 )

@@ -1,5 +1,7 @@
 """Fixtures of the sandbox tests: moto with the sandbox installed, in-process or as a server,
-with their harnesses (tests/support/sandbox_account.py, tests/support/lambda_harness.py)."""
+with their harnesses (tests/support/sandbox_account.py, tests/support/lambda_harness.py).
+They exercise the emulation's mechanics with clients that never retry, several SSM calls a
+second: SSM's API rates are lifted here (tests/support/ssm_rates.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sandbox.awslambda import lambda_settings
 from sandbox.server import LocalAws
 from tests.support.lambda_harness import LambdaHarness
 from tests.support.sandbox_account import Principal, SandboxAccount
+from tests.support.ssm_rates import lift_ssm_rates
 
 
 @pytest.fixture
@@ -23,6 +26,7 @@ def aws() -> Iterator[SandboxAccount]:
     with mock_aws():
         sandbox.install()
         sandbox.reset()
+        lift_ssm_rates()
         yield SandboxAccount()
         sandbox.reset()
 
@@ -41,6 +45,7 @@ def server_aws() -> Iterator[SandboxAccount]:
             urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")
         ).close()
         sandbox.reset()
+        lift_ssm_rates()
         yield SandboxAccount(endpoint_url=endpoint_url)
     finally:
         sandbox.reset()
@@ -88,6 +93,7 @@ def local_aws() -> Iterator[LocalAws]:
     with LocalAws(port=0, expire_interval=0.1, iam=False) as server:
         server.api("/moto-api/reset")
         sandbox.reset()
+        lift_ssm_rates()
         yield server
         sandbox.reset()
 
@@ -109,6 +115,7 @@ def inprocess_lambdas() -> Iterator[LambdaHarness]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         sandbox.install()
         sandbox.reset()
+        lift_ssm_rates()
         yield LambdaHarness()
         sandbox.reset()
 

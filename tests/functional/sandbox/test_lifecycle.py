@@ -12,6 +12,7 @@ import sandbox
 from sandbox import faults
 from tests.support.approval_document import TIMEOUT_SECONDS, render_document
 from tests.support.sandbox_account import DOCUMENT_NAME
+from tests.support.ssm_rates import lift_ssm_rates
 
 
 def error_code(raised: pytest.ExceptionInfo[ClientError]) -> str:
@@ -272,6 +273,8 @@ def test_reset_forgets_executions_faults_listeners_time_and_settings(aws, alice)
     assert abs(sandbox.clock.now() - datetime.now(UTC)) < timedelta(minutes=1)
     assert faults.active() == []
     aws.sns.list_topics()
+    assert sandbox.settings.start_automation_execution_tps == 1  # AWS's rate is back too
+    lift_ssm_rates()  # two starts in a row, faster than SSM's rate allows
     aws.start([alice.arn])
     aws.start([alice.arn])  # the limit is back to its default
     assert seen == []

@@ -36,6 +36,12 @@ def test_the_registry_names_every_agreed_variant_with_its_values_and_anchor():
         "max_concurrent_executions": 100,
         "automation_queue_size": 1000,
         "no_role_max_seconds": 43200,
+        "start_automation_execution_tps": 1,
+        "stop_automation_execution_tps": 1,
+        "get_automation_execution_tps": 3,
+        "describe_automation_step_executions_tps": 3,
+        "describe_automation_executions_tps": 3,
+        "send_automation_signal_tps": 3,
     }
 
 

@@ -9,13 +9,20 @@ from moto import mock_aws
 import sandbox
 from tests.support.in_process_gate import MOTO_CONFIG, InProcessGate
 from tests.support.lambda_context import LambdaContext
+from tests.support.ssm_rates import lift_ssm_rates
 
 
 @pytest.fixture
 def gate():
+    """The handlers in-process against moto + the local AWS. These tests drive the services
+    faster than SSM's API rates allow (two starts in a row, a sweep of many approvals), and
+    the services' own retries of a throttled call wait at random: SSM's rates are lifted
+    here; they have their own tests (tests/functional/sandbox/test_rate_quotas.py), and
+    the end-to-end layer and `make demo` run at AWS's figures."""
     with mock_aws(config=MOTO_CONFIG):
         sandbox.install()
         sandbox.reset()
+        lift_ssm_rates()
         yield InProcessGate()
         sandbox.reset()
 

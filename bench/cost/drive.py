@@ -1,0 +1,24 @@
+"""The approvals the bench runs: a mix of approve, reject and 2-of-3 quorum (bench.burst's
+plan), in batches, each waited for until its workflow ended."""
+
+from __future__ import annotations
+
+from bench.burst.approvals import Approval, plan
+from bench.burst.gate import BurstGate
+
+BATCH = 10  # approvals waiting at once: far below the automations SSM runs at once
+
+
+def run_approvals(gate: BurstGate, count: int, run: str) -> list[Approval]:
+    approvals = plan(count, reject_every=4, quorum_every=5, run=run)
+    for first in range(0, count, BATCH):
+        batch = approvals[first : first + BATCH]
+        for approval in batch:
+            approval.execution_arn = gate.start(approval.request, name=approval.name)
+        for approval in batch:
+            approval.automation_id = gate.automation_of(approval.execution_arn, timeout=120)
+            for approver, signal in approval.signals:
+                gate.decide(approver, approval.automation_id, signal)
+        for approval in batch:
+            approval.status = gate.finished(approval.execution_arn, timeout=120)["status"]
+    return approvals
