@@ -62,6 +62,7 @@ from botocore.exceptions import ClientError
 
 from sandbox import dynamodb
 from sandbox.core.settings import limits, variants
+from sandbox.ssm.rate_quotas import RATE_SETTINGS
 from scripts.local_gate import LocalGate, wait_for
 
 pytestmark = pytest.mark.terraform
@@ -117,8 +118,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "status_read_lag_reads": 2,
     },
 }
-# Every flow starts from the documented quotas.
-QUOTAS = {limit.name: limit.default for limit in limits()}
+# Every flow starts from the documented quotas, SSM's API rates lifted as for every e2e
+# test (tests/e2e/conftest.py says why).
+QUOTAS = {limit.name: limit.default for limit in limits()} | dict.fromkeys(RATE_SETTINGS.values())
 FINISH_SECONDS = 90  # generous: Lambda's retries under a read lag take a few seconds
 
 
