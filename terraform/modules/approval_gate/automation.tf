@@ -20,36 +20,10 @@ resource "aws_ssm_document" "approval" {
   }
 }
 
-data "aws_iam_policy_document" "automation_assume" {
-  statement {
-    sid     = "SsmAutomationAssumes"
-    effect  = "Allow"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["ssm.amazonaws.com"]
-    }
-
-    # Confused-deputy protection, as the Automation documentation recommends.
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
-    }
-  }
-}
-
 resource "aws_iam_role" "automation" {
   name                 = local.automation_role_name
   description          = "Role the approval automation ${local.document_name} runs as (lets it wait longer than 12 hours and notify)."
-  assume_role_policy   = data.aws_iam_policy_document.automation_assume.json
+  assume_role_policy   = data.aws_iam_policy_document.service_assume["automation"].json
   permissions_boundary = var.role_permissions_boundary
   tags                 = local.tags
 }

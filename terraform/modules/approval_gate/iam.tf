@@ -3,6 +3,47 @@
 # X-Ray, the environment key and the dead-letter target)
 ################################################################################
 
+# Who may assume the automation's and the state machine's roles: the service, for this
+# account and for this gate's automations / state machine only (confused-deputy protection,
+# as the SSM Automation and Step Functions documentation recommend).
+data "aws_iam_policy_document" "service_assume" {
+  for_each = {
+    automation = {
+      sid        = "SsmAutomationAssumes"
+      service    = "ssm.amazonaws.com"
+      source_arn = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"
+    }
+    state_machine = {
+      sid        = "StepFunctionsAssumes"
+      service    = "states.amazonaws.com"
+      source_arn = "${local.state_machine_arn}*"
+    }
+  }
+
+  statement {
+    sid     = each.value.sid
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = [each.value.service]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [each.value.source_arn]
+    }
+  }
+}
+
 # start_approval: starts the automation for a task token.
 data "aws_iam_policy_document" "start_approval" {
   statement {

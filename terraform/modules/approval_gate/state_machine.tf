@@ -9,35 +9,10 @@ resource "aws_cloudwatch_log_group" "state_machine" {
   tags              = local.tags
 }
 
-data "aws_iam_policy_document" "state_machine_assume" {
-  statement {
-    sid     = "StepFunctionsAssumes"
-    effect  = "Allow"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["states.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = ["${local.state_machine_arn}*"]
-    }
-  }
-}
-
 resource "aws_iam_role" "state_machine" {
   name                 = substr("${var.name_prefix}-states-${local.region}", 0, 64)
   description          = "Role of the approval state machine ${local.state_machine_name}."
-  assume_role_policy   = data.aws_iam_policy_document.state_machine_assume.json
+  assume_role_policy   = data.aws_iam_policy_document.service_assume["state_machine"].json
   permissions_boundary = var.role_permissions_boundary
   tags                 = local.tags
 }
