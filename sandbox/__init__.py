@@ -62,7 +62,7 @@ def install() -> None:
         events.install()
         control.install()  # the HTTP controls (sandbox/LOCAL_AWS.md, "Controls")
         iam.install()  # enforced where iam.iam_settings.enforce is on (LocalAws)
-        dynamodb.install()  # index reads lag by settings.gsi_lag_seconds
+        dynamodb.install()  # atomic item writes; index reads lag by settings.gsi_lag_seconds
 
 
 def reset() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from moto.core.exceptions import ServiceException
@@ -70,6 +71,7 @@ class _Bucket:
 
 
 _buckets: dict[tuple[str, str, str], _Bucket] = {}
+_throttled: Counter[str] = Counter()  # refused calls by action, every account and Region
 _lock = threading.Lock()
 
 
@@ -85,11 +87,19 @@ def take(account_id: str, region: str, action: str) -> None:
         bucket.tokens = min(rate, bucket.tokens + (now - bucket.filled_at) * rate)
         bucket.filled_at = now
         if bucket.tokens < 1:
+            _throttled[action] += 1
             raise ThrottlingException()
         bucket.tokens -= 1
 
 
+def throttled() -> dict[str, int]:
+    """How many calls of each action were refused with ThrottlingException."""
+    with _lock:
+        return dict(_throttled)
+
+
 def reset() -> None:
-    """Every bucket full again (created anew at its next call)."""
+    """Every bucket full again (created anew at its next call); no call refused yet."""
     with _lock:
         _buckets.clear()
+        _throttled.clear()

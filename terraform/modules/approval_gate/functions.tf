@@ -3,11 +3,22 @@
 ################################################################################
 
 locals {
+  # SSM's rates, shared by every function through slots in the records table
+  # (approval_core.pacing). A call waits for its slot up to the function's timeout less
+  # 15 s; the sweep waits 10 s at most: under a burst it leaves SSM's rate to the events.
+  ssm_api_rates = join(",", [
+    for action, rate in var.ssm_api_rate_quotas : "${action}=${format("%g", rate * var.ssm_api_rate_share)}"
+  ])
+  pacing_environment = {
+    SSM_API_RATES               = local.ssm_api_rates
+    SSM_PACING_MAX_WAIT_SECONDS = tostring(max(0, var.lambda_timeout_seconds - 15))
+  }
+
   # receive_result's code runs three functions (delivery, sweep, closing): one configuration.
-  receive_result_environment = {
+  receive_result_environment = merge(local.pacing_environment, {
     APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
     APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
-  }
+  })
 
   # What differs between the functions, keyed by each function's one name (main.tf's
   # local.function_names holds its AWS name). handler null: the service's own entry
@@ -17,7 +28,7 @@ locals {
       service     = "start_approval"
       handler     = null
       description = "Starts the SSM Automation approval ${local.document_name} for a Step Functions task token."
-      environment = {
+      environment = merge(local.pacing_environment, {
         APPROVALS_TABLE_NAME           = aws_dynamodb_table.approvals.name
         APPROVAL_DOCUMENT_NAME         = aws_ssm_document.approval.name
         APPROVAL_DOCUMENT_VERSION      = "$DEFAULT"
@@ -27,7 +38,7 @@ locals {
         DEFAULT_MIN_REQUIRED_APPROVALS = tostring(var.min_required_approvals)
         APPROVAL_TIMEOUT_SECONDS       = tostring(var.approval_timeout_seconds)
         RECORD_RETENTION_DAYS          = tostring(var.record_retention_days)
-      }
+      })
       policy_json          = data.aws_iam_policy_document.start_approval.json
       reserved_concurrency = var.start_approval_reserved_concurrency
       # Invoked synchronously by the state machine: a failure returns to the Task.
@@ -51,7 +62,8 @@ locals {
       description = "Every ${var.sweep_interval_minutes} min: delivers the decisions of ${local.document_name} whose event was lost."
       # The sweep also cancels approvals queued too long by SSM (0: never).
       environment = merge(local.receive_result_environment, {
-        MAX_QUEUED_SECONDS = tostring(var.max_queued_seconds)
+        MAX_QUEUED_SECONDS          = tostring(var.max_queued_seconds)
+        SSM_PACING_MAX_WAIT_SECONDS = tostring(min(10, max(0, var.lambda_timeout_seconds - 15)))
       })
       policy_json = data.aws_iam_policy_document.sweep_approvals.json
       # null by default: a reservation needs 100 unreserved executions left in the account

@@ -28,6 +28,11 @@ resource "aws_dynamodb_table" "approvals" {
     type = "N"
   }
 
+  attribute {
+    name = "status"
+    type = "S"
+  }
+
   # Sparse: only approval records carry execution_arn. Closing a workflow's approvals
   # finds them here.
   global_secondary_index {
@@ -44,6 +49,23 @@ resource "aws_dynamodb_table" "approvals" {
     range_key          = "requested_epoch"
     projection_type    = "INCLUDE"
     non_key_attributes = ["approval_id", "automation_execution_id"]
+  }
+
+  # Approvals by status, newest first: what the `approvals` CLI lists (cli/) without one SSM
+  # call per approval. Only approval records carry both keys (Powertools' idempotency records
+  # have a `status` but no `requested_epoch`). Every attribute but the task token is projected,
+  # so reading the index never reads a token.
+  global_secondary_index {
+    name            = "by_status"
+    hash_key        = "status"
+    range_key       = "requested_epoch"
+    projection_type = "INCLUDE"
+    non_key_attributes = [
+      "approval_id", "execution_arn", "state_name", "requested_at", "expiration",
+      "automation_execution_id", "updated_at", "outcome", "decided_at", "callback",
+      "callback_error", "closed_reason", "message", "approvers", "min_required_approvals",
+      "decided_by", "delivered_by",
+    ]
   }
 
   # Shared with the Powertools idempotency records.

@@ -64,13 +64,17 @@ resource "aws_iam_role_policy" "state_machine" {
 
 locals {
   state_machine_definition = jsonencode(jsondecode(templatefile("${path.module}/templates/state_machine.asl.json.tftpl", {
-    comment                          = "Approval gate ${var.name_prefix}: asks the approvers through SSM Automation (${local.document_name}) and waits for their decision."
-    partition                        = local.partition
-    start_approval_alias_arn         = module.functions["start_approval"].alias_arn
-    task_timeout_seconds             = local.task_timeout_seconds
+    comment                  = "Approval gate ${var.name_prefix}: asks the approvers through SSM Automation (${local.document_name}) and waits for their decision."
+    partition                = local.partition
+    start_approval_alias_arn = module.functions["start_approval"].alias_arn
+    task_timeout_seconds     = local.task_timeout_seconds
+    # A start refused by the pacing (approval_core.pacing) comes back before the starts
+    # already waiting in their functions (up to lambda_timeout_seconds less 15 s) are done,
+    # so SSM's rate is never left idle during a burst; 20 attempts carry a start through
+    # about 10 minutes of a burst.
     throttle_retry_interval_seconds  = 5
-    throttle_retry_max_attempts      = 8
-    throttle_retry_max_delay_seconds = 300
+    throttle_retry_max_attempts      = 20
+    throttle_retry_max_delay_seconds = 60
   })))
 }
 

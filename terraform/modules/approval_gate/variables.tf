@@ -298,13 +298,44 @@ variable "lambda_memory_size" {
 }
 
 variable "lambda_timeout_seconds" {
-  description = "Timeout of one invocation of each function, in seconds (1 to 900)."
+  description = "Timeout of one invocation of each function, in seconds (1 to 900). start_approval and receive_result wait up to this less 15 s for their slot of SSM's rate (ssm_api_rate_quotas): with 120, a burst of about 100 starts or 300 decisions waits in the functions instead of in retries."
   type        = number
-  default     = 60
+  default     = 120
 
   validation {
     condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 900 && floor(var.lambda_timeout_seconds) == var.lambda_timeout_seconds
     error_message = "lambda_timeout_seconds must be a whole number of seconds from 1 to 900."
+  }
+}
+
+variable "ssm_api_rate_quotas" {
+  description = "The account's SSM API rate quotas (calls per second per account and Region; docs/aws-behaviour.md#ssm-api-rate-quotas) that the functions pace their calls to, by action: every function instance takes its turn through a slot kept in the records table, so a burst runs at the rate instead of into ThrottlingException. Raise one where the account's quota was raised; an action left out is not paced."
+  type        = map(number)
+  default = {
+    StartAutomationExecution         = 1
+    StopAutomationExecution          = 1
+    GetAutomationExecution           = 3
+    DescribeAutomationStepExecutions = 3
+    DescribeAutomationExecutions     = 3
+  }
+
+  validation {
+    condition = alltrue([for action, rate in var.ssm_api_rate_quotas : contains([
+      "StartAutomationExecution", "StopAutomationExecution", "GetAutomationExecution",
+      "DescribeAutomationStepExecutions", "DescribeAutomationExecutions"
+    ], action) && rate > 0 && rate <= 1000])
+    error_message = "ssm_api_rate_quotas maps StartAutomationExecution, StopAutomationExecution, GetAutomationExecution, DescribeAutomationStepExecutions or DescribeAutomationExecutions to calls per second above 0 (at most 1000)."
+  }
+}
+
+variable "ssm_api_rate_share" {
+  description = "The share of each of ssm_api_rate_quotas the gate uses (above 0, at most 1): the rest is left to the account's other automations and absorbs the jitter between a slot and its call reaching SSM."
+  type        = number
+  default     = 0.95
+
+  validation {
+    condition     = var.ssm_api_rate_share > 0 && var.ssm_api_rate_share <= 1
+    error_message = "ssm_api_rate_share must be above 0 and at most 1 (0.95: 95% of each quota)."
   }
 }
 

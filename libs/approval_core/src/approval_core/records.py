@@ -176,7 +176,7 @@ class ApprovalRecords:
             )
             return record
         except ClientError as error:
-            if not _condition_failed(error):
+            if not is_condition_failure(error):
                 raise
         return self._update(
             record.approval_id,
@@ -307,7 +307,7 @@ class ApprovalRecords:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not is_condition_failure(error):
                 raise
             # ReturnValuesOnConditionCheckFailure puts the item in the error response, which
             # botocore types with the errors' common fields only.
@@ -320,5 +320,5 @@ class ApprovalRecords:
         return ApprovalRecord.from_item(response["Attributes"])
 
 
-def _condition_failed(error: ClientError) -> bool:
+def is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

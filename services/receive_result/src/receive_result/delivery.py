@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from approval_core.idempotency import idempotent
+from approval_core.pacing import SsmCallPacer
 from approval_core.records import ApprovalRecords
 from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.callbacks import WorkflowCallbacks
@@ -57,7 +58,8 @@ def wire_delivery(
     stepfunctions: SFNClient,
     config: IdempotencyConfig,
 ) -> DeliveryParts:
-    """The delivery's parts on the function's boto3 clients."""
+    """The delivery's parts on the function's boto3 clients (its SSM calls paced)."""
+    SsmCallPacer(dynamodb, settings.table_name, settings.pacing).install(ssm)
     records = ApprovalRecords(dynamodb, settings.table_name)
     automation = AutomationSupervisor(ssm)
     receiver = ReceiveResult(

@@ -313,7 +313,7 @@ class SweepReport:
     pending: int  # listed by the pending index
     finished: int  # of those, automations SSM shows in a final status
     delivered: tuple[str, ...] = ()  # approval ids this sweep delivered
-    unchecked: int = 0  # left for the next sweep (short of time)
+    unchecked: int = 0  # left for the next sweep (short of time, or of SSM's rate)
     queued: int = 0  # automations SSM keeps queued (Pending): nobody has been asked yet
     not_started: tuple[str, ...] = ()  # approval ids given up as Approval.NotStarted
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from approval_core.environment import Environment
+from approval_core.pacing import PacingSettings
 
 # How long the sweep lets SSM keep an approval's automation queued before it gives up.
 DEFAULT_MAX_QUEUED_SECONDS = 3600
@@ -20,6 +21,8 @@ class Settings:
     # quota), the sweep cancels the automation and fails the task with Approval.NotStarted.
     # 0: never (the approval waits in SSM's queue as long as SSM keeps it).
     max_queued_seconds: int = DEFAULT_MAX_QUEUED_SECONDS
+    # SSM's rates this deployment keeps to (approval_core.pacing); none by default.
+    pacing: PacingSettings = field(default_factory=PacingSettings.none)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -30,4 +33,5 @@ class Settings:
             max_queued_seconds=environment.seconds(
                 "MAX_QUEUED_SECONDS", DEFAULT_MAX_QUEUED_SECONDS, zero_means="disables giving up"
             ),
+            pacing=PacingSettings.from_environment(environment),
         )

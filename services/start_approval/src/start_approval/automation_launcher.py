@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from approval_core.automations import cancel_automation
+from approval_core.pacing import SsmRateExceeded
 from start_approval.errors import (
     ApprovalConcurrencyLimitExceeded,
     ApprovalStartConflict,
@@ -68,6 +69,18 @@ def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
+_THROTTLES = ("ThrottlingException", "TooManyRequestsException")
+
+
+def _throttled(cause: Exception) -> ApprovalStartThrottled:
+    """SSM's rate reached, by this deployment's pacing or by SSM itself (other automations
+    of the account share it): the workflow's Retry tries again later."""
+    return ApprovalStartThrottled(
+        f"SSM's StartAutomationExecution rate (about 1 per second per account and Region) is "
+        f"taken ({cause}): retry with backoff."
+    )
+
+
 class AutomationLauncher:
     def __init__(self, client: SSMClient, settings: Settings):
         self._client = client
@@ -89,13 +102,12 @@ class AutomationLauncher:
                 Mode="Auto",
                 Tags=[{"Key": approval_tag_key(approval_id), "Value": approval_id}],
             )
+        except SsmRateExceeded as busy:
+            raise _throttled(busy) from busy
         except ClientError as error:
             code = _error_code(error)
-            if code in ("ThrottlingException", "TooManyRequestsException"):
-                raise ApprovalStartThrottled(
-                    "SSM throttled StartAutomationExecution (1 request per second per "
-                    "account and Region): retry with backoff."
-                ) from error
+            if code in _THROTTLES:
+                raise _throttled(error) from error
             if code == "AutomationExecutionLimitExceededException":
                 # docs/aws-behaviour.md#ssm-automation-concurrency-queue: only past the
                 # running quota AND the queue does SSM refuse a start.
@@ -116,7 +128,11 @@ class AutomationLauncher:
         the record update, then a retry), found by its tag, or ApprovalStartConflict."""
         try:
             found = self.find(approval_id)
+        except SsmRateExceeded as busy:
+            raise _throttled(busy) from busy
         except ClientError as lookup_error:
+            if _error_code(lookup_error) in _THROTTLES:
+                raise _throttled(lookup_error) from lookup_error
             raise self._conflict(
                 approval_id,
                 f"looking it up failed ({_error_code(lookup_error)}: "

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from approval_core.environment import ConfigurationError, Environment
+from approval_core.pacing import PacingSettings
 from start_approval.errors import InvalidApprovalRequest
 
 DEFAULT_TIMEOUT_SECONDS = 604800  # aws:approve's own default: 7 days
@@ -24,6 +25,8 @@ class Settings:
     default_min_required_approvals: int
     approval_timeout_seconds: int
     record_retention_days: int
+    # SSM's rates this deployment keeps to (approval_core.pacing); none by default.
+    pacing: PacingSettings = field(default_factory=PacingSettings.none)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -52,4 +55,5 @@ class Settings:
             record_retention_days=environment.integer(
                 "RECORD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, minimum=1
             ),
+            pacing=PacingSettings.from_environment(environment),
         )

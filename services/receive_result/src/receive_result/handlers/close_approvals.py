@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approval_core.clients import client
+from approval_core.pacing import SsmCallPacer
 from approval_core.records import ApprovalRecords
 from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.errors import MalformedEvent
@@ -26,6 +27,7 @@ _dynamodb = client("dynamodb")
 @cache
 def _app() -> CloseApprovals:
     settings = Settings.from_environment()
+    SsmCallPacer(_dynamodb, settings.table_name, settings.pacing).install(_ssm)
     return CloseApprovals(
         ApprovalRecords(_dynamodb, settings.table_name), AutomationSupervisor(_ssm)
     )

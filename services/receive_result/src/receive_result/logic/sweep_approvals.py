@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from approval_core.automations import QUEUED_STATUS, is_terminal
 from approval_core.clock import utc_now
+from approval_core.pacing import SsmRateExceeded
 from approval_core.records import ApprovalRecord, ApprovalRecords, ApprovalStatus, PendingApproval
 from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.logic.receive_result import ReceiveResult
@@ -57,7 +58,11 @@ class SweepApprovals:
         what is left is counted and picked up by the next interval."""
         pending = list(self._records.pending())
         started = {p.automation_execution_id: p for p in pending if p.automation_execution_id}
-        statuses = self._automation.statuses_of(list(started)) if started else {}
+        try:
+            statuses = self._automation.statuses_of(list(started)) if started else {}
+        except SsmRateExceeded as busy:
+            _rate_taken(busy, unchecked=len(started))
+            return SweepReport(pending=len(pending), finished=0, unchecked=len(started))
         # Any final status, not a list of them: which one an approval ends in is not
         # documented (docs/aws-behaviour.md#undocumented-rejection-status).
         finished = [p for i, p in started.items() if is_terminal(statuses.get(i))]
@@ -79,7 +84,13 @@ class SweepApprovals:
                     extra={"unchecked": unchecked},
                 )
                 break
-            if act(approval, now):
+            try:
+                acted = act(approval, now)
+            except SsmRateExceeded as busy:
+                unchecked = len(work) - index
+                _rate_taken(busy, unchecked)
+                break
+            if acted:
                 done.append(approval.approval_id)
         else:
             logger.info(
@@ -199,6 +210,16 @@ class SweepApprovals:
                 extra={"approval_id": decision.approval_id},
             )
             return None
+
+
+def _rate_taken(busy: SsmRateExceeded, unchecked: int) -> None:
+    """The slots of SSM's rate are taken (events are being delivered): this sweep leaves
+    the rest to the next, and holds no slot meanwhile."""
+    metrics.add_metric(name="SweepsDeferredByRate", unit=MetricUnit.Count, value=1)
+    logger.warning(
+        "Sweep stopped: SSM's rate is taken by deliveries under way; the next one continues",
+        extra={"unchecked": unchecked, "action": busy.action},
+    )
 
 
 def _seconds_since(epoch: int, now: datetime) -> int:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approval_core.clients import client
 from approval_core.idempotency import idempotent
+from approval_core.pacing import SsmCallPacer
 from approval_core.records import ApprovalRecords
 from start_approval.automation_launcher import AutomationLauncher
 from start_approval.logic.start_approval import StartApproval
@@ -38,6 +39,7 @@ class _Start(Protocol):
 @cache
 def _app() -> tuple[Settings, _Start]:
     settings = Settings.from_environment()
+    SsmCallPacer(_dynamodb, settings.table_name, settings.pacing).install(_ssm)
     logic = StartApproval(
         records=ApprovalRecords(_dynamodb, settings.table_name),
         automation=AutomationLauncher(_ssm, settings),

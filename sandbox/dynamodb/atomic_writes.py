@@ -1,0 +1,42 @@
+"""Item writes that are atomic, as DynamoDB's are.
+
+DynamoDB applies each PutItem, UpdateItem and DeleteItem to its item atomically, condition
+included: two conditional updates of one item never both see its old value
+(docs/aws-behaviour.md#dynamodb-atomic-writes). moto's backend reads, checks and writes an
+item in steps, so two threads of the local AWS (two functions' requests) could both pass a
+condition that only one may pass. One lock around the backend's writes closes that gap:
+the local AWS grants no race that AWS does not.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb.models import DynamoDBBackend
+
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_lock = threading.RLock()
+_installed = False
+
+
+def install() -> None:
+    """Hook moto's DynamoDB backend (idempotent)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        for name in _WRITES:
+            setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
+        _installed = True
+
+
+def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(write)
+    def atomic(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            return write(self, *args, **kwargs)
+
+    return atomic
