@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from sandbox.server import ACCESS_KEY, SECRET_KEY, LocalAws
 from scripts.gate_terraform import GateTerraform
@@ -24,6 +25,9 @@ ACCOUNT_ID = "123456789012"  # moto's account
 DEFAULT_STATE = Path(__file__).resolve().parents[1] / ".sandbox" / "local-gate.tfstate"
 # The workflow owner and operator: the local AWS's deployer key (sandbox.iam.admin).
 FAKE_KEYS = {"aws_access_key_id": ACCESS_KEY, "aws_secret_access_key": SECRET_KEY}
+# The workflow owner and the approvers share the account's SSM rates with the gate (the local
+# AWS has AWS's): their clients back off and retry a throttled call, as the AWS CLI does.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,11 @@ class LocalGate:
                 "aws_secret_access_key": person.secret_access_key,
             }
         return boto3.client(
-            service, endpoint_url=self.aws.endpoint, region_name=self.aws.region, **keys
+            service,
+            endpoint_url=self.aws.endpoint,
+            region_name=self.aws.region,
+            config=CLIENT_CONFIG,
+            **keys,
         )
 
     @staticmethod

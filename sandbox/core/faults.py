@@ -8,6 +8,8 @@ the given code and HTTP status (and retries it when botocore deems the code retr
     fault = faults.inject("ssm", "StartAutomationExecution", "ThrottlingException", times=2)
     faults.inject("stepfunctions", "SendTaskSuccess", "ThrottlingException",
                   probability=0.3, seed=7)
+    faults.inject("dynamodb", "UpdateItem", "ResourceNotFoundException", times=1,
+                  body_contains='"approval#')   # only a request whose body holds this
     faults.clear()
 """
 
@@ -36,6 +38,7 @@ class Fault:
     times: int | None = None  # fail this many calls, then stop; None: no count limit
     probability: float = 1.0  # chance that a matching call fails
     seed: int | None = 0
+    body_contains: str | None = None  # only calls whose request body holds this text
     injected: int = 0  # calls failed so far
     _rng: random.Random = field(init=False, repr=False)
 
@@ -48,8 +51,10 @@ class Fault:
     def exhausted(self) -> bool:
         return self.times is not None and self.injected >= self.times
 
-    def _fires(self) -> bool:
+    def _fires(self, body: str) -> bool:
         if self.exhausted:
+            return False
+        if self.body_contains is not None and self.body_contains not in body:
             return False
         if self.probability < 1.0 and self._rng.random() >= self.probability:
             return False
@@ -76,12 +81,14 @@ def inject(
     times: int | None = None,
     probability: float = 1.0,
     seed: int | None = 0,
+    body_contains: str | None = None,
 ) -> Fault:
     """Fail ``service``'s ``operation`` with ``error_code`` and HTTP ``status``.
 
     ``times=N`` fails the next N matching calls; ``probability=p`` fails each matching call
     with chance p from an RNG seeded with ``seed`` (reproducible); with neither, every call
-    fails until ``clear()``. Both together: random failures, at most N.
+    fails until ``clear()``. Both together: random failures, at most N. ``body_contains``
+    narrows the fault to requests whose body holds that text (one item's key, say).
     """
     fault = Fault(
         service=_ALIASES.get(service, service),
@@ -92,6 +99,7 @@ def inject(
         times=times,
         probability=probability,
         seed=seed,
+        body_contains=body_contains,
     )
     with _lock:
         _faults.append(fault)
@@ -114,13 +122,17 @@ def active() -> list[Fault]:
         return [fault for fault in _faults if not fault.exhausted]
 
 
-def firing_fault(service_names: set[str], operation: str) -> Fault | None:
+def firing_fault(service_names: set[str], operation: str, body: str = "") -> Fault | None:
     """The fault that fails this call of ``operation`` (counted), or None; for the calls AWS
     services make themselves (SSM's publish, EventBridge's deliveries), which no request
     carries."""
     with _lock:
         for fault in _faults:
-            if fault.service in service_names and fault.operation == operation and fault._fires():
+            if (
+                fault.service in service_names
+                and fault.operation == operation
+                and fault._fires(body)
+            ):
                 return fault
     return None
 
@@ -148,7 +160,8 @@ def _dispatch_with_faults(
             operation = None
         if operation:
             names = {str(self.service_name), self.boto3_service_name}
-            fault = firing_fault(names, operation)
+            body = self.body if isinstance(self.body, str) else str(self.body or "")
+            fault = firing_fault(names, operation, body)
             if fault is not None:
                 return _error_response(self, fault)
     return self.call_action()

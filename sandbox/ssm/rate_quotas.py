@@ -3,7 +3,8 @@
 AWS throttles each SSM API per account and Region; a call over the rate fails with HTTP 400
 ``ThrottlingException`` "Rate exceeded" (docs/aws-behaviour.md#ssm-api-rate-quotas). Each
 action's rate is a Limit (``LIMITS``, in calls per second; None: no limit), and its bucket
-holds as many calls as one second's rate: AWS documents no burst. Buckets fill on the real
+holds ``ssm_rate_burst_seconds`` seconds' calls: AWS documents no burst, so the variant's
+default is one second's (the strictest), and 10 the kinder reading. Buckets fill on the real
 (monotonic) clock: ``sandbox.clock.advance`` moves automation timeouts, not API rates.
 
 A call is counted once it reaches the operation, as the response methods call ``take`` first:
@@ -82,9 +83,12 @@ def take(account_id: str, region: str, action: str) -> None:
         return
     now = time.monotonic()
     with _lock:
-        bucket = _buckets.setdefault((account_id, region, action), _Bucket(rate, now))
-        # A rate lowered since the last call shrinks the bucket at once.
-        bucket.tokens = min(rate, bucket.tokens + (now - bucket.filled_at) * rate)
+        bucket = _buckets.setdefault(
+            (account_id, region, action), _Bucket(rate * settings.ssm_rate_burst_seconds, now)
+        )
+        # A rate or a burst lowered since the last call shrinks the bucket at once.
+        capacity = rate * settings.ssm_rate_burst_seconds
+        bucket.tokens = min(capacity, bucket.tokens + (now - bucket.filled_at) * rate)
         bucket.filled_at = now
         if bucket.tokens < 1:
             _throttled[action] += 1

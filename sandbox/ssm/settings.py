@@ -92,6 +92,14 @@ VARIANTS: tuple[Variant, ...] = (
         at_least=0,
         whole=True,
     ),
+    Variant(
+        "ssm_rate_burst_seconds",
+        (1, 10),
+        "ssm-api-rate-quotas",
+        "each SSM API rate's bucket holds this many seconds' calls: a burst after a quiet "
+        "spell (AWS documents none)",
+        at_least=1,
+    ),
 )
 
 LIMITS: tuple[Limit, ...] = (

@@ -15,7 +15,6 @@ from scripts.gate_terraform import MANIFEST, REPO
 from scripts.local_gate import LocalGate
 from scripts.terraform_env import TerraformEnvError, setup
 from tests.support.client_workflow import CLIENT_STATE_MACHINE_ARN
-from tests.support.ssm_rates import lift_ssm_rates
 
 pytestmark = pytest.mark.terraform
 
@@ -27,12 +26,7 @@ def local_aws():
     except TerraformEnvError as error:
         pytest.fail(f"Terraform cannot run here (the integration tests need it):\n{error}")
     with LocalAws(port=0) as aws:
-        # SSM's API rates (on by default in the local AWS) are lifted for these flows until
-        # the gate paces its SSM calls itself (issue 10): at AWS's figures five of them fail
-        # today (a retried start and a lost event's sweep among them), which is that work's
-        # measure, not these tests' subject. tests/functional/sandbox/test_rate_quotas.py
-        # covers the rates; `make demo` runs at them.
-        lift_ssm_rates()
+        # At SSM's API rates (the local AWS's defaults): the gate paces its own calls.
         yield aws
 
 

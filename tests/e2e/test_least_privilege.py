@@ -41,7 +41,6 @@ WORKFLOW_END_DEAD_LETTER = "a dead-lettered workflow end and its redrive"
 RETRIED_START = "a retried start that SSM refuses"
 ENDED_WHILE_STARTING = "a workflow that ends while its approval starts"
 EXPIRED = "an expired approval"
-FAILED_START_AGAIN = "a failed start delivered again"
 
 # Findings (the reasons of the strict xfails).
 NO_ENVIRONMENT_DECRYPT_CHECK = (
@@ -170,9 +169,6 @@ CASES: list[Case] = [
 ACTION_CASES: list[Case] = [
     Case("start_approval", "WriteApprovalRecords", APPROVAL, action="dynamodb:PutItem"),
     Case("start_approval", "WriteApprovalRecords", APPROVAL, action="dynamodb:UpdateItem"),
-    Case(
-        "start_approval", "WriteApprovalRecords", FAILED_START_AGAIN, action="dynamodb:DeleteItem"
-    ),
     Case(
         "receive_result", "ReadAutomationExecutions", APPROVAL, action="ssm:GetAutomationExecution"
     ),

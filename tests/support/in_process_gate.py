@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 
+from sandbox.core import call_counts
 from tests.support.approval_document import render_document
 from tests.support.aws_env import DOCUMENT_NAME, TABLE_NAME, TOPIC_NAME
 from tests.support.records_table import create_records_table
@@ -186,3 +187,12 @@ class InProcessGate:
 
     def automations(self) -> list[dict[str, Any]]:
         return self.ssm.describe_automation_executions()["AutomationExecutionMetadataList"]
+
+    @staticmethod
+    def ssm_calls(action: str) -> int:
+        """How many calls of an SSM action the local AWS received (every caller)."""
+        return sum(
+            call["count"]
+            for call in call_counts.calls()
+            if call["service"] == "ssm" and call["action"] == action
+        )

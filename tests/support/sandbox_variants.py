@@ -26,6 +26,7 @@ AGREED = {
     "reject_under_quorum": ("rejects_at_once", "rejects_when_quorum_unreachable"),
     "failed_notification": ("fails_step", "waits_unannounced"),
     "status_read_lag_reads": (0, 2),
+    "ssm_rate_burst_seconds": (1, 10),
     "gsi_lag_seconds": (0, 2),
 }
 

@@ -49,10 +49,11 @@ data "aws_iam_policy_document" "start_approval" {
   statement {
     sid    = "WriteApprovalRecords"
     effect = "Allow"
+    # The record (PutItem, then UpdateItem with the automation) and the pacing's slots of
+    # SSM's rate (UpdateItem). No DeleteItem: start_approval keeps no idempotency records.
     actions = [
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
     ]
     resources = [aws_dynamodb_table.approvals.arn]
   }

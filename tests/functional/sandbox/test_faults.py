@@ -7,7 +7,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox import faults
-from tests.support.aws_env import REGION
+from tests.support.aws_env import REGION, TABLE_NAME
+from tests.support.records_table import create_records_table
 
 
 def failure(call, *args, **kwargs) -> tuple[str, int] | None:
@@ -104,3 +105,19 @@ def test_remove_and_clear(aws):
     assert failure(aws.sqs.list_queues) == ("ThrottlingException", 400)
     faults.clear()
     assert failure(aws.sqs.list_queues) is None
+
+
+def test_a_fault_narrowed_to_a_body_fails_only_the_requests_that_hold_it(aws):
+    dynamodb = aws.client("dynamodb")
+    create_records_table(dynamodb)
+    fault = faults.inject(
+        "dynamodb", "PutItem", "ResourceNotFoundException", times=1, body_contains='"approval#'
+    )
+
+    def put(key: str) -> tuple[str, int] | None:
+        return failure(dynamodb.put_item, TableName=TABLE_NAME, Item={"pk": {"S": key}})
+
+    assert put("pacer#StartAutomationExecution") is None  # not narrowed to it: untouched
+    assert put("approval#1") == ("ResourceNotFoundException", 400)
+    assert put("approval#2") is None  # times=1
+    assert fault.injected == 1

@@ -74,6 +74,13 @@ def test_a_burst_of_reads_gets_the_rate_then_throttles(aws):
     assert answers == [False, False, False, True, True]
 
 
+def test_under_the_burst_variant_a_quiet_bucket_holds_ten_seconds_of_calls(aws):
+    """ssm_rate_burst_seconds = 10, the kinder reading of what AWS leaves open."""
+    settings.ssm_rate_burst_seconds = 10
+    answers = [throttled(aws.ssm.describe_automation_executions) for _ in range(31)]
+    assert answers == [False] * 30 + [True]
+
+
 def test_the_bucket_refills_with_real_time(aws):
     settings.describe_automation_executions_tps = FAST_TPS
     assert not any(throttled(aws.ssm.describe_automation_executions) for _ in range(FAST_TPS))

@@ -179,7 +179,7 @@ def start(ssm) -> None:
 def test_without_pacing_back_to_back_starts_are_throttled(ssm_at_one_per_second):
     """The control case: the same calls, no pacer, throttled by SSM."""
     ssm = ssm_at_one_per_second
-    for n in range(3):
+    for _ in range(3):
         with contextlib.suppress(ssm.exceptions.ClientError):
             start(ssm)
     assert rate_quotas.throttled().get(START, 0) >= 1
@@ -195,7 +195,7 @@ def test_paced_starts_are_not_throttled(dynamodb, ssm_at_one_per_second):
 
     settings = PacingSettings({START: 0.9}, 30)
     SsmCallPacer(dynamodb, TABLE_NAME, settings, sleep=sleep).install(ssm)
-    for n in range(4):
+    for _ in range(4):
         start(ssm)
     assert rate_quotas.throttled().get(START, 0) == 0
     assert len(waits) >= 3  # every call after the first waited for its slot

@@ -82,14 +82,19 @@ def test_a_message_over_512_characters_reaches_the_approvers_whole(gate, start_h
     assert json.loads(step["Inputs"]["Message"]) == LONG_MESSAGE
 
 
-def test_the_same_invocation_twice_is_answered_from_the_idempotency_store(
+def test_the_same_invocation_twice_starts_one_automation_and_keeps_one_record(
     gate, start_handler, context
 ):
+    """No idempotency layer of its own: the record and SSM's ClientToken make a repeat
+    harmless, and the repeat makes no SSM call."""
     workflow = gate.start_workflow(request(gate))
     first = start_handler(workflow.payload, context)
+    starts = gate.ssm_calls("StartAutomationExecution")
     second = start_handler(workflow.payload, context)
-    assert second == first
+    assert second == first | {"created": False}
+    assert gate.ssm_calls("StartAutomationExecution") == starts
     assert len(gate.automations()) == 1
+    assert [item["pk"]["S"] for item in gate.table_items()] == [f"approval#{first['approval_id']}"]
 
 
 def test_a_retry_with_a_new_token_reuses_the_automation_and_keeps_the_newest_token(

@@ -44,8 +44,8 @@ class TaskInvocation:
 
 @dataclass(frozen=True)
 class StartedApproval:
-    """The function's reply (Step Functions ignores it for waitForTaskToken; it is logged
-    and kept by the idempotency store)."""
+    """The function's reply (Step Functions ignores it for waitForTaskToken; it is logged).
+    `created`: False for a repeat or a retry, which found the approval's record."""
 
     approval_id: str
     automation_execution_id: str
