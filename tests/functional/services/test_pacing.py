@@ -17,7 +17,7 @@ from moto import mock_aws
 import sandbox
 from approval_core.environment import ConfigurationError, Environment
 from approval_core.pacing import PacingSettings, SsmCallPacer, SsmRateExceeded
-from sandbox.core import faults
+from sandbox.core import call_counts, faults
 from sandbox.ssm import rate_quotas
 from tests.support.approval_document import render_document
 from tests.support.aws_env import DOCUMENT_NAME, TABLE_NAME
@@ -229,3 +229,20 @@ def test_installing_again_replaces_the_pacer(dynamodb, ssm_at_one_per_second):
     SsmCallPacer(dynamodb, TABLE_NAME, PacingSettings.none(), second, second.sleep).install(ssm)
     start(ssm)
     start(ssm)  # the first pacer would have refused this one
+
+
+def test_a_slot_costs_one_write_when_idle_and_two_in_a_burst(dynamodb):
+    def writes() -> int:
+        return sum(
+            call["count"]
+            for call in call_counts.calls()
+            if call["service"] == "dynamodb" and call["action"] == "UpdateItem"
+        )
+
+    clock = FrozenClock()
+    paced = pacer(dynamodb, clock, rate=1)
+    before = writes()
+    paced.wait_for_slot(START)  # idle
+    assert writes() - before == 1
+    paced.wait_for_slot(START)  # the next slot, one second ahead: a burst
+    assert writes() - before == 3

@@ -120,10 +120,11 @@ class SsmCallPacer:
         interval_ms = max(1, round(1000 / self._settings.rates[action]))
         max_wait_ms = round(self._settings.max_wait_seconds * 1000)
         for _ in range(_RESERVE_ATTEMPTS):
+            # Idle first: outside a burst that is one write; in a burst, two.
             now_ms = round(self._clock() * 1000)
-            slot_ms = self._take_next(action, now_ms, max_wait_ms, interval_ms)
+            slot_ms = self._take_idle(action, now_ms, interval_ms)
             if slot_ms is None:
-                slot_ms = self._take_idle(action, now_ms, interval_ms)
+                slot_ms = self._take_next(action, now_ms, max_wait_ms, interval_ms)
             if slot_ms is not None:
                 waited = max(0, slot_ms - now_ms) / 1000
                 if waited:
@@ -134,8 +135,8 @@ class SsmCallPacer:
     def _take_next(
         self, action: str, now_ms: int, max_wait_ms: int, interval_ms: int
     ) -> int | None:
-        """The next slot, when it is from now to the wait's end (its time), else None when
-        the action was idle; SsmRateExceeded when it is too far."""
+        """The next slot, when it is from now to the wait's end (its time); None when the
+        action went idle meanwhile; SsmRateExceeded when the slot is too far."""
         try:
             response = self._dynamodb.update_item(
                 TableName=self._table,
