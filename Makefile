@@ -131,8 +131,10 @@ plan: package ## terraform plan of terraform/examples/EXAMPLE (aws, or local)
 deploy: package ## terraform apply of terraform/examples/EXAMPLE; prints an input example
 	$(VENV_PYTHON) -m scripts.gate_terraform deploy --example $(EXAMPLE)
 
-redrive: install ## Replay approval results from the dead-letter queue (after the fix)
-	$(VENV_PYTHON) -m scripts.redrive --example $(EXAMPLE) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+redrive: install ## Replay approval results from the dead-letter queue (after the fix; DRY_RUN=1 lists them)
+	@$(TF_SETUP); \
+	$(if $(ENDPOINT),AWS_ENDPOINT_URL=$(ENDPOINT)) $(VENV)/bin/approvals \
+	  --terraform-dir terraform/examples/$(EXAMPLE) redrive $(if $(DRY_RUN),--dry-run)
 
 verify-aws: install ## Probe the account of the deployed example: a report of what SSM does where AWS is silent
 	$(VENV_PYTHON) -m scripts.verify_aws --example terraform/examples/$(EXAMPLE) $(if $(ENDPOINT),--endpoint $(ENDPOINT))

@@ -144,7 +144,7 @@ def test_bad_input_fails_the_workflow_with_the_named_error(gate):
 
 
 def test_a_result_that_keeps_failing_lands_in_the_dead_letter_queue_and_is_replayed(gate):
-    from scripts.redrive import gate_functions, redrive
+    from approvals_cli.redrive import gate_functions, redrive
 
     execution_arn = gate.start(request(gate, "alice"))
     automation = gate.automation_of(execution_arn)

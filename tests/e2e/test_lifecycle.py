@@ -241,7 +241,7 @@ def test_a_workflow_end_that_cannot_be_handled_is_kept_and_replayed_to_close_app
     """SSM refuses the cancel (a broken role, say): close_approvals fails, Lambda retries,
     the event lands in the dead-letter queue; after the fix, redrive sends it back to
     close_approvals (not to receive_result: the queue is shared, the source decides)."""
-    from scripts.redrive import gate_functions, redrive
+    from approvals_cli.redrive import gate_functions, redrive
 
     execution_arn = gate.start(request(gate, "alice", message="stopped while SSM is broken"))
     automation = gate.automation_of(execution_arn)
