@@ -29,6 +29,7 @@ from moto.utilities.utils import get_partition
 from sandbox.core import call_counts
 from sandbox.iam import admin, resource_policies
 from sandbox.iam.authorizer import Denial
+from sandbox.iam.condition_keys import condition_keys
 from sandbox.iam.definitions import canonical_action, is_known_action
 from sandbox.iam.enforcement import ALWAYS_ALLOWED, base_context, check, iam_settings
 from sandbox.iam.policies import Caller
@@ -44,6 +45,9 @@ _QUERY_APIS = frozenset({"iam", "sts", "sns", "cloudwatch", "ec2", "s3"})
 _ACTION_OF_OPERATION = {
     "lambda:Invoke": "lambda:InvokeFunction",
     "lambda:InvokeWithResponseStream": "lambda:InvokeFunction",
+    # X-Ray's REST paths, as moto names its operations.
+    "xray:TraceSummaries": "xray:GetTraceSummaries",
+    "xray:Traces": "xray:BatchGetTraces",
 }
 # Creating calls that take Tags -> the tagging action they also need.
 _TAGS_ON_CREATE = {"ssm:StartAutomationExecution": "ssm:AddTagsToResource"}
@@ -208,7 +212,7 @@ def _authorize_request(self: Any, resource: str = "*") -> None:
         region=region,
         account=caller.account_id,
     )
-    context = base_context(caller, region)
+    context = base_context(caller, region) | condition_keys(action, params)
     denial = check(caller, action, arns, context)
     if denial is None and action in _PASSED_ROLES:
         param_path, service = _PASSED_ROLES[action]

@@ -105,7 +105,14 @@ class FakeApprovalRecords(_Journaled):
             approval_id, None, automation_execution_id=automation_execution_id, updated_at=now
         )
 
-    def claim_decision(self, approval_id: str, outcome: str, now: str) -> ApprovalRecord:
+    def claim_decision(
+        self,
+        approval_id: str,
+        outcome: str,
+        now: str,
+        decided_by: list[dict[str, str | None]] | None = None,
+        delivered_by: str = "",
+    ) -> ApprovalRecord:
         self._note("claim_decision")
         return self._update(
             approval_id,
@@ -115,6 +122,8 @@ class FakeApprovalRecords(_Journaled):
             decided_at=now,
             updated_at=now,
             callback=CallbackStatus.SENDING,
+            decided_by=list(decided_by or []),
+            delivered_by=delivered_by,
         )
 
     def close(self, approval_id: str, reason: str, now: str) -> ApprovalRecord:

@@ -7,7 +7,14 @@ from typing import Any
 
 from approvals_cli.deployment import Deployment
 from approvals_cli.errors import CliError, ExitCode
-from approvals_cli.records import EXECUTION_INDEX, STATUS_INDEX
+from approvals_cli.records import ATTRIBUTES, EXECUTION_INDEX, STATUS_INDEX
+
+# The records are read by projection, never their task token: IAM holds every read to these
+# attributes (docs/aws-behaviour.md#dynamodb-fine-grained-access).
+_WITHOUT_TOKEN = {
+    "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", *ATTRIBUTES]},
+    "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+}
 
 ROLES = ("approver", "owner", "operator")
 
@@ -22,11 +29,12 @@ def policy(deployment: Deployment, role: str) -> dict[str, Any]:
     automations = f"{prefix}:ssm:{region}:{account}:automation-execution/*"
     executions = machine.replace(":stateMachine:", ":execution:") + ":*"
     statements: list[dict[str, Any]] = [
-        _allow("ReadApprovalRecords", ["dynamodb:GetItem"], [table_arn]),
+        _allow("ReadApprovalRecords", ["dynamodb:GetItem"], [table_arn], _WITHOUT_TOKEN),
         _allow(
             "ListApprovals",
             ["dynamodb:Query"],
             [f"{table_arn}/index/{STATUS_INDEX}", f"{table_arn}/index/{EXECUTION_INDEX}"],
+            _WITHOUT_TOKEN,
         ),
         _allow("ReadApprovalAutomations", ["ssm:GetAutomationExecution"], [automations]),
         _allow(
@@ -126,5 +134,11 @@ def _operator(
     return statements
 
 
-def _allow(sid: str, actions: list[str], resources: list[str]) -> dict[str, Any]:
-    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+def _allow(
+    sid: str,
+    actions: list[str],
+    resources: list[str],
+    condition: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    statement = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+    return statement | ({"Condition": condition} if condition else {})

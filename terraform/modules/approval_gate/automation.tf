@@ -88,5 +88,44 @@ data "aws_iam_policy_document" "approver" {
     actions   = ["ssm:GetDocument", "ssm:DescribeDocument"]
     resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/${aws_ssm_document.approval.name}"]
   }
+
+  # The `approvals` command line (list, show, export) reads the records, never their task
+  # token: only the attributes named here, and only by projection
+  # (docs/aws-behaviour.md#dynamodb-fine-grained-access).
+  statement {
+    sid     = "ReadApprovalRecordsWithoutToken"
+    effect  = "Allow"
+    actions = ["dynamodb:GetItem", "dynamodb:Query"]
+    resources = [
+      aws_dynamodb_table.approvals.arn,
+      "${aws_dynamodb_table.approvals.arn}/index/by_status",
+      "${aws_dynamodb_table.approvals.arn}/index/by_execution",
+    ]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:Attributes"
+      values   = local.record_attributes_without_token
+    }
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "dynamodb:Select"
+      values   = ["SPECIFIC_ATTRIBUTES"]
+    }
+  }
+
+  statement {
+    sid       = "FollowWorkflows"
+    effect    = "Allow"
+    actions   = ["states:DescribeExecution"]
+    resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:execution:*"]
+  }
+
+  statement {
+    # AWS requires "*": X-Ray's reads have no resource type.
+    sid       = "ReadTraces"
+    effect    = "Allow"
+    actions   = ["xray:GetTraceSummaries", "xray:BatchGetTraces"]
+    resources = ["*"]
+  }
 }
 

@@ -235,6 +235,6 @@ output "approvals_queued_alarm_name" {
 }
 
 output "approver_policy_json" {
-  description = "IAM policy (JSON) an approver needs: ssm:SendAutomationSignal and read access on the automations, ssm:DescribeAutomationExecutions, and ssm:GetDocument/DescribeDocument on the approval document. Attach it to each approver user or role (README: Approvers' permissions); aws:approve's approver list alone grants nothing."
+  description = "IAM policy (JSON) an approver needs: ssm:SendAutomationSignal and read access on the automations, ssm:DescribeAutomationExecutions, ssm:GetDocument/DescribeDocument on the approval document, and for the approvals command line the records without their task token (GetItem/Query by projection only), states:DescribeExecution and X-Ray's reads. Attach it to each approver user or role (README: Approvers' permissions); aws:approve's approver list alone grants nothing."
   value       = data.aws_iam_policy_document.approver.json
 }

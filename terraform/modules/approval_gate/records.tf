@@ -2,6 +2,16 @@
 # Approval records table
 ################################################################################
 
+locals {
+  # Every attribute of an approval record but its task token (what approvers may read).
+  record_attributes_without_token = [
+    "pk", "approval_id", "execution_arn", "state_name", "requested_at", "requested_epoch",
+    "expiration", "status", "automation_execution_id", "updated_at", "outcome", "decided_at",
+    "callback", "callback_error", "closed_reason", "message", "approvers",
+    "min_required_approvals", "decided_by", "delivered_by",
+  ]
+}
+
 resource "aws_dynamodb_table" "approvals" {
   name                        = local.table_name
   billing_mode                = "PAY_PER_REQUEST"

@@ -11,8 +11,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from sandbox.iam.authorizer import decide
+from sandbox.iam.condition_keys import condition_keys
 from sandbox.iam.definitions import canonical_action, resource_types
-from sandbox.iam.policies import Caller, Effect, UnsupportedCondition, evaluate
+from sandbox.iam.policies import Caller, Effect, UnsupportedCondition, conditions_hold, evaluate
 from sandbox.iam.resources import resources_of
 
 ACCOUNT = "123456789012"
@@ -396,3 +397,50 @@ def test_refusals_are_listed_and_cleared_over_http(local_aws):
         ("lister", "ssm:DescribeAutomationExecutions")
     ]
     assert local_aws.api("/moto-api/sandbox/iam/denials", method="DELETE")["denials"] == []
+
+
+# --- DynamoDB's fine-grained access (sandbox/iam/condition_keys.py) ------------------------
+
+# What an approver may read of the records (the module's approver_policy_json): no token.
+READABLE = ["pk", "approval_id", "status", "message", "requested_epoch"]
+FINE_GRAINED = {
+    "ForAllValues:StringEquals": {"dynamodb:Attributes": READABLE},
+    "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+}
+KEY = {"pk": {"S": "approval#1"}}
+
+
+@pytest.mark.parametrize(
+    ("action", "params", "allowed"),
+    [
+        (
+            "dynamodb:GetItem",
+            {
+                "Key": KEY,
+                "ProjectionExpression": "#a, message",
+                "ExpressionAttributeNames": {"#a": "approval_id"},
+            },
+            True,
+        ),
+        ("dynamodb:GetItem", {"Key": KEY}, False),  # no projection: every attribute, the token too
+        (
+            "dynamodb:GetItem",
+            {"Key": KEY, "ProjectionExpression": "task_token"},
+            False,
+        ),
+        (
+            "dynamodb:Query",
+            {
+                "IndexName": "by_status",
+                "KeyConditionExpression": "#s = :s",
+                "ProjectionExpression": "approval_id, #r",
+                "ExpressionAttributeNames": {"#s": "status", "#r": "requested_epoch"},
+            },
+            True,
+        ),
+        ("dynamodb:Query", {"IndexName": "by_status", "Select": "ALL_PROJECTED_ATTRIBUTES"}, False),
+        ("dynamodb:PutItem", {"Item": {"task_token": {"S": "t"}}}, True),  # writes: not read keys
+    ],
+)
+def test_dynamodb_attribute_conditions_follow_the_request(action, params, allowed):
+    assert conditions_hold(FINE_GRAINED, condition_keys(action, params)) is allowed

@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 
 import sandbox
-from start_approval.automation_launcher import MESSAGE_PARAMETERS
+from start_approval.automation_launcher import MESSAGE_PARAMETERS, approvers_message
 from start_approval.errors import InvalidApprovalRequest
 from tests.support.approval_document import render_document
 from tests.support.payload_checks import (
@@ -94,7 +94,8 @@ def check_through_handler(gate, start_handler, context, event) -> None:
         str(int(request.get("min_required_approvals", 1)))
     ]
     message = "".join(parameters[name][0] for name in MESSAGE_PARAMETERS if name in parameters)
-    assert message == expected_message(request)
+    assert message == approvers_message(approval_id, expected_message(request))
+    assert record["message"]["S"] == expected_message(request)  # whole, even when cut for SSM
     fixed_texts = (render_document(), approval_id, gate.topic_arn)
     if not holds(event["task_token"], {**event, "task_token": None}, *fixed_texts):
         assert event["task_token"] not in json.dumps(parameters, ensure_ascii=False)

@@ -10,6 +10,7 @@ import pytest
 
 import sandbox
 from approval_core.automations import NON_TERMINAL_STATUSES
+from approval_core.records import ApprovalRecord
 from receive_result.errors import MalformedEvent, StepNotTerminalYet, UnexpectedEvent
 
 
@@ -47,6 +48,15 @@ def test_an_approval_resumes_the_workflow_with_the_decision_and_comment(
         "Approved",
         "DELIVERED",
     )
+    # The audit trail in the record: the request as asked, who decided, which path claimed it.
+    stored = ApprovalRecord.from_item(record)
+    assert (stored.message, stored.approvers, stored.min_required_approvals) == (
+        "Ship it?",
+        [gate.principal("alice")],
+        1,
+    )
+    assert stored.decided_by == approval["decided_by"]
+    assert stored.delivered_by == "receive_result"
 
 
 @pytest.mark.parametrize("rejection_status", ["Failed", "Success"])

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 import sandbox
 from approval_core.records import ApprovalRecords
-from start_approval.automation_launcher import AutomationLauncher
+from start_approval.automation_launcher import AutomationLauncher, approvers_message
 from start_approval.errors import (
     ApprovalAlreadyDecided,
     ApprovalConcurrencyLimitExceeded,
@@ -73,13 +73,33 @@ def test_the_task_token_is_never_passed_to_ssm(gate, start_handler, context):
 
 
 def test_a_message_over_512_characters_reaches_the_approvers_whole(gate, start_handler, context):
+    """With how to decide it at the end; cut (saying so) where both pass SSM's 4,096
+    characters, and whole in the record."""
     assert 512 * 7 < len(LONG_MESSAGE) <= 4096
     reply = start_handler(gate.start_workflow(request(gate, message=LONG_MESSAGE)).payload, context)
     step = gate.ssm.describe_automation_step_executions(
         AutomationExecutionId=reply["automation_execution_id"]
     )["StepExecutions"][0]
     # Step inputs are JSON-encoded, as SSM returns them.
-    assert json.loads(step["Inputs"]["Message"]) == LONG_MESSAGE
+    sent = json.loads(step["Inputs"]["Message"])
+    assert sent == approvers_message(reply["approval_id"], LONG_MESSAGE)
+    assert len(sent) <= 4096 and sent[:3000] == LONG_MESSAGE[:3000]
+    assert f"approvals approve {reply['approval_id']} -m" in sent
+    assert gate.record(reply["approval_id"])["message"]["S"] == LONG_MESSAGE
+
+
+def test_a_short_message_reaches_the_approvers_with_how_to_decide(gate, start_handler, context):
+    reply = start_handler(gate.start_workflow(request(gate, message="Ship it?")).payload, context)
+    step = gate.ssm.describe_automation_step_executions(
+        AutomationExecutionId=reply["automation_execution_id"]
+    )["StepExecutions"][0]
+    approval_id = reply["approval_id"]
+    assert json.loads(step["Inputs"]["Message"]) == (
+        "Ship it?\n\n"
+        f"Approval {approval_id}. Decide from a terminal with the approvals command line:\n"
+        f'  approvals approve {approval_id} -m "your comment"\n'
+        f'  approvals reject {approval_id} -m "your comment"'
+    )
 
 
 def test_the_same_invocation_twice_starts_one_automation_and_keeps_one_record(

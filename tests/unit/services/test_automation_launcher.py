@@ -7,7 +7,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY
 
-from start_approval.automation_launcher import AutomationLauncher, approval_tag_key
+from start_approval.automation_launcher import (
+    AutomationLauncher,
+    approval_tag_key,
+    approvers_message,
+)
 from start_approval.errors import (
     ApprovalConcurrencyLimitExceeded,
     ApprovalStartConflict,
@@ -160,7 +164,12 @@ def test_other_ssm_errors_propagate_unchanged(ssm, settings):
 
 def test_a_long_message_is_cut_into_the_documents_message_parameters(ssm, settings):
     client, stubber = ssm
-    message = "".join(f"{n:04d}" for n in range(1024))  # 4096 characters, all different
+    request_message = "".join(f"{n:04d}" for n in range(1024))  # 4096 characters, all different
+    message = approvers_message(APPROVAL_ID, request_message)
+    assert len(message) == 4096
+    assert message.startswith(request_message[:3000])
+    assert f"approvals show {APPROVAL_ID}` has it whole" in message  # it says it was cut
+    assert message.endswith(f'approvals reject {APPROVAL_ID} -m "your comment"')
     stubber.add_response(
         "start_automation_execution",
         {"AutomationExecutionId": AUTOMATION_ID},
@@ -180,6 +189,8 @@ def test_a_long_message_is_cut_into_the_documents_message_parameters(ssm, settin
             "Tags": ANY,
         },
     )
-    request = ApprovalRequest(message=message, approvers=("alice",), min_required_approvals=1)
+    request = ApprovalRequest(
+        message=request_message, approvers=("alice",), min_required_approvals=1
+    )
 
     assert AutomationLauncher(client, settings).start(APPROVAL_ID, request) == AUTOMATION_ID

@@ -222,9 +222,12 @@ class MemoryRecords:
             automation_execution_id=AUTOMATION_ID,
         )
 
-    def claim_decision(self, approval_id: str, outcome: str, now: str) -> ApprovalRecord:
+    def claim_decision(
+        self, approval_id: str, outcome: str, now: str, decided_by=None, delivered_by=""
+    ) -> ApprovalRecord:
         assert self.record.status is ApprovalStatus.PENDING, "claimed twice"
         self.record.status, self.record.outcome = ApprovalStatus.DECIDED, outcome
+        self.record.decided_by, self.record.delivered_by = decided_by, delivered_by
         self.record.callback = CallbackStatus.SENDING
         return self.record
 

@@ -34,6 +34,7 @@ def test_the_sweep_delivers_a_decision_whose_event_was_lost_once(gate: InMemoryG
     assert (answer.task_token, answer.output["decision"]) == ("token-1", "Approved")
     record = gate.record(lost.approval_id)
     assert (record.outcome, record.callback) == ("Approved", CallbackStatus.DELIVERED)
+    assert record.delivered_by == "sweep_approvals"
     assert gate.record(waiting.approval_id).status is ApprovalStatus.PENDING
 
     assert gate.sweeper().run() == SweepReport(pending=1, finished=0)

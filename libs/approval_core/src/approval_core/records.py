@@ -87,6 +87,14 @@ class ApprovalRecord:
     callback: CallbackStatus | None = None
     callback_error: str | None = None
     closed_reason: str | None = None
+    # The request as the approvers got it and who decided, kept for the audit trail (the
+    # `approvals` command line lists and exports them from the table, not from SSM). The
+    # message counts in every write's size: a write is 1 unit per KB of the item.
+    message: str | None = None
+    approvers: list[str] | None = None
+    min_required_approvals: int | None = None
+    decided_by: list[dict[str, str | None]] | None = None  # approver, decision, comment, decided_at
+    delivered_by: str | None = None  # the function that claimed the decision
 
     @property
     def key(self) -> Item:
@@ -115,6 +123,8 @@ class ApprovalRecord:
         }
         for name in ("requested_epoch", "expiration"):
             values[name] = int(values[name])
+        if values.get("min_required_approvals") is not None:
+            values["min_required_approvals"] = int(values["min_required_approvals"])
         values["status"] = ApprovalStatus(values["status"])
         if values.get("callback"):
             values["callback"] = CallbackStatus(values["callback"])
@@ -196,18 +206,29 @@ class ApprovalRecords:
             {":automation": automation_execution_id, ":now": now},
         )
 
-    def claim_decision(self, approval_id: str, outcome: str, now: str) -> ApprovalRecord:
-        """PENDING -> DECIDED with the callback SENDING, once. Raises RecordNotPending for
-        every later claim, carrying the record as it is."""
+    def claim_decision(
+        self,
+        approval_id: str,
+        outcome: str,
+        now: str,
+        decided_by: list[dict[str, str | None]] | None = None,
+        delivered_by: str = "",
+    ) -> ApprovalRecord:
+        """PENDING -> DECIDED with the callback SENDING, once, with who decided and which
+        function claimed it. Raises RecordNotPending for every later claim, carrying the
+        record as it is."""
         return self._update(
             approval_id,
             "SET #status = :decided, outcome = :outcome, decided_at = :now, "
-            "updated_at = :now, callback = :sending",
+            "updated_at = :now, callback = :sending, decided_by = :decided_by, "
+            "delivered_by = :delivered_by",
             {
                 ":decided": ApprovalStatus.DECIDED.value,
                 ":outcome": outcome,
                 ":now": now,
                 ":sending": CallbackStatus.SENDING.value,
+                ":decided_by": decided_by or [],
+                ":delivered_by": delivered_by,
             },
             require_status=ApprovalStatus.PENDING,
         )
@@ -281,7 +302,7 @@ class ApprovalRecords:
         self,
         approval_id: str,
         expression: str,
-        values: dict[str, str],
+        values: Mapping[str, object],
         require_status: ApprovalStatus | None = None,
         require_callback: CallbackStatus | None = None,
     ) -> ApprovalRecord:

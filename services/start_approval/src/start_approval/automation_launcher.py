@@ -27,6 +27,17 @@ if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
 # Message2..Message8 into the aws:approve step's Message (at most 4096 characters).
 PARAMETER_LIMIT = 512
 MESSAGE_PARAMETERS = ("Message", *(f"Message{n}" for n in range(2, 9)))
+MESSAGE_LIMIT = PARAMETER_LIMIT * len(MESSAGE_PARAMETERS)  # 4096
+# What every request's message ends with: the approval's id and the commands that decide it
+# (the `approvals` command line, cli/).
+HOW_TO_DECIDE = (
+    "\n\nApproval {approval_id}. Decide from a terminal with the approvals command line:\n"
+    '  approvals approve {approval_id} -m "your comment"\n'
+    '  approvals reject {approval_id} -m "your comment"'
+)
+CUT_MARK = (
+    "\n[...] (cut to fit SSM's 4,096 characters: `approvals show {approval_id}` has it whole)"
+)
 
 # Each automation is tagged with a key that holds its approval id: DescribeAutomationExecutions'
 # `TagKey` filter matches tag KEYS (the model names it so; values are 1 to 150 characters;
@@ -41,6 +52,16 @@ def approval_tag_key(approval_id: str) -> str:
     return APPROVAL_TAG_PREFIX + approval_id  # 23 + 36 characters: within 128 and 150
 
 
+def approvers_message(approval_id: str, message: str) -> str:
+    """The request's message, then how to decide it; the message is cut (and says so) when
+    both would pass SSM's 4,096 characters. The approval record keeps it whole."""
+    footer = HOW_TO_DECIDE.format(approval_id=approval_id)
+    if len(message) + len(footer) > MESSAGE_LIMIT:
+        cut = CUT_MARK.format(approval_id=approval_id)
+        message = message[: MESSAGE_LIMIT - len(footer) - len(cut)] + cut
+    return message + footer
+
+
 def automation_parameters(
     approval_id: str, request: ApprovalRequest, settings: Settings
 ) -> dict[str, list[str]]:
@@ -50,11 +71,9 @@ def automation_parameters(
         "MinRequiredApprovals": [str(request.min_required_approvals)],
         "NotificationArn": [settings.notification_topic_arn],
     }
-    chunks = [
-        request.message[i : i + PARAMETER_LIMIT]
-        for i in range(0, len(request.message), PARAMETER_LIMIT)
-    ]
-    # At most 8 chunks: the request's message is validated to 4096 characters.
+    message = approvers_message(approval_id, request.message)
+    chunks = [message[i : i + PARAMETER_LIMIT] for i in range(0, len(message), PARAMETER_LIMIT)]
+    # At most 8 chunks: approvers_message keeps to 4096 characters.
     parameters.update(
         {name: [chunk] for name, chunk in zip(MESSAGE_PARAMETERS, chunks, strict=False)}
     )

@@ -37,6 +37,8 @@ from receive_result.settings import Settings
 # still shows it running: short, so the function answers in seconds either way.
 REREAD_DELAYS_SECONDS: tuple[float, ...] = (0.5, 1.5)
 _OUTCOMES = frozenset(outcome.value for outcome in Outcome)
+# The function that claims a decision, by the path it came by (the record's delivered_by).
+_DELIVERING_FUNCTION = {"event": "receive_result", "sweep": "sweep_approvals"}
 
 
 class ReceiveResult:
@@ -135,22 +137,26 @@ class ReceiveResult:
             f"event says the approval step is {event_status}, SSM still shows it "
             f"{step.step_status or 'without a status'} after {len(REREAD_DELAYS_SECONDS) + 1} "
             "reads. Lambda retries the event, then keeps it in the dead-letter queue (redrive "
-            "it with scripts/redrive.py); the sweep delivers the decision once SSM shows it."
+            "it with `approvals redrive`); the sweep delivers the decision once SSM shows it."
         )
 
     def deliver(self, decision: Decision, via: str = "event") -> Delivery:
         """`via` (event, sweep) is kept with the result: a repeat answered from the
         idempotency store tells which path really delivered."""
-        return dataclasses.replace(self._deliver(decision), via=via)
+        return dataclasses.replace(self._deliver(decision, via), via=via)
 
-    def _deliver(self, decision: Decision) -> Delivery:
+    def _deliver(self, decision: Decision, via: str) -> Delivery:
         """Claims the decision on the record (PENDING -> DECIDED, once) and answers the
         workflow. A claim left SENDING by an attempt that stopped half-way is finished;
         Step Functions refuses a second answer to one task, so the workflow sees one."""
         now = self._clock()
         try:
             record = self._records.claim_decision(
-                decision.approval_id, decision.outcome.value, now.isoformat()
+                decision.approval_id,
+                decision.outcome.value,
+                now.isoformat(),
+                decided_by=[d.to_output() for d in decision.decided_by],
+                delivered_by=_DELIVERING_FUNCTION.get(via, via),
             )
             _count_decision(decision, seconds=int(now.timestamp()) - record.requested_epoch)
         except RecordNotPending as claimed:

@@ -50,6 +50,9 @@ class StartApproval:
             expiration=requested_epoch
             + self._settings.approval_timeout_seconds
             + self._settings.record_retention_days * 86400,
+            message=invocation.request.message,
+            approvers=list(invocation.request.approvers),
+            min_required_approvals=invocation.request.min_required_approvals,
         )
         try:
             stored = self._records.create_or_refresh(record)
