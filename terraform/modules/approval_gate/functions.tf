@@ -38,6 +38,7 @@ locals {
         DEFAULT_MIN_REQUIRED_APPROVALS = tostring(var.min_required_approvals)
         APPROVAL_TIMEOUT_SECONDS       = tostring(var.approval_timeout_seconds)
         RECORD_RETENTION_DAYS          = tostring(var.record_retention_days)
+        PREVENT_SELF_APPROVAL          = tostring(var.prevent_self_approval)
       })
       policy_json          = data.aws_iam_policy_document.start_approval.json
       reserved_concurrency = var.start_approval_reserved_concurrency

@@ -308,6 +308,12 @@ variable "lambda_timeout_seconds" {
   }
 }
 
+variable "prevent_self_approval" {
+  description = "A request's requested_by is never asked to approve it: every approver entry that could be them (a role they act through included) is left out, and a request then short of its quorum fails with ApprovalPolicyUnsatisfiable. requested_by is what the workflow declares (README: Separation of duties)."
+  type        = bool
+  default     = true
+}
+
 variable "ssm_api_rate_quotas" {
   description = "The account's SSM API rate quotas (calls per second per account and Region; docs/aws-behaviour.md#ssm-api-rate-quotas) that the functions pace their calls to, by action: every function instance takes its turn through a slot kept in the records table, so a burst runs at the rate instead of into ThrottlingException. Raise one where the account's quota was raised; an action left out is not paced."
   type        = map(number)

@@ -38,6 +38,18 @@ class Environment:
         """A list written `a, b, c`: each item stripped, empty items left out."""
         return tuple(item.strip() for item in self.optional(name).split(",") if item.strip())
 
+    def boolean(self, name: str, default: bool) -> bool:
+        """`true` or `false` (any case); not set: the default."""
+        raw = self.optional(name).lower()
+        if not raw:
+            return default
+        if raw not in ("true", "false"):
+            raise ConfigurationError(
+                f"{name} {_WHERE} is {raw!r}: set it to true or false (default "
+                f"{str(default).lower()})."
+            )
+        return raw == "true"
+
     def integer(self, name: str, default: int, *, minimum: int) -> int:
         return self._whole_number(name, default, minimum, what="a whole number", note="")
 

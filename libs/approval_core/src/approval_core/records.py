@@ -93,6 +93,7 @@ class ApprovalRecord:
     message: str | None = None
     approvers: list[str] | None = None
     min_required_approvals: int | None = None
+    requested_by: str | None = None  # as the workflow declared it (self-declared)
     decided_by: list[dict[str, str | None]] | None = None  # approver, decision, comment, decided_at
     delivered_by: str | None = None  # the function that claimed the decision
 

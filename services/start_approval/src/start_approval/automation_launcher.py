@@ -52,10 +52,13 @@ def approval_tag_key(approval_id: str) -> str:
     return APPROVAL_TAG_PREFIX + approval_id  # 23 + 36 characters: within 128 and 150
 
 
-def approvers_message(approval_id: str, message: str) -> str:
-    """The request's message, then how to decide it; the message is cut (and says so) when
-    both would pass SSM's 4,096 characters. The approval record keeps it whole."""
+def approvers_message(approval_id: str, message: str, requested_by: str | None = None) -> str:
+    """The request's message, who asked (as the workflow declares it), then how to decide
+    it; the message is cut (and says so) when all would pass SSM's 4,096 characters. The
+    approval record keeps it whole."""
     footer = HOW_TO_DECIDE.format(approval_id=approval_id)
+    if requested_by:
+        footer = f"\n\nRequested by {requested_by}." + footer
     if len(message) + len(footer) > MESSAGE_LIMIT:
         cut = CUT_MARK.format(approval_id=approval_id)
         message = message[: MESSAGE_LIMIT - len(footer) - len(cut)] + cut
@@ -71,7 +74,7 @@ def automation_parameters(
         "MinRequiredApprovals": [str(request.min_required_approvals)],
         "NotificationArn": [settings.notification_topic_arn],
     }
-    message = approvers_message(approval_id, request.message)
+    message = approvers_message(approval_id, request.message, request.requested_by)
     chunks = [message[i : i + PARAMETER_LIMIT] for i in range(0, len(message), PARAMETER_LIMIT)]
     # At most 8 chunks: approvers_message keeps to 4096 characters.
     parameters.update(

@@ -15,6 +15,12 @@ class ApprovalConcurrencyLimitExceeded(Exception):
     """Too many automations are running in the account and Region: retry with backoff."""
 
 
+class ApprovalPolicyUnsatisfiable(Exception):
+    """The deployment's approval policy leaves the request without enough approvers (the
+    requester cannot approve their own request): retrying will not help; the message says
+    who was left out and what to change."""
+
+
 class ApprovalAlreadyDecided(Exception):
     """This approval was already decided; its workflow task was answered before."""
 

@@ -22,6 +22,9 @@ class ApprovalRequest:
     approvers: tuple[str, ...]
     min_required_approvals: int
     description: str | None = None
+    requested_by: str | None = None
+    # Approver entries left out because they could be the requester (prevent_self_approval).
+    left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ class Settings:
     default_min_required_approvals: int
     approval_timeout_seconds: int
     record_retention_days: int
+    # A requester is never asked to approve their own request (README, Separation of duties).
+    prevent_self_approval: bool = True
     # SSM's rates this deployment keeps to (approval_core.pacing); none by default.
     pacing: PacingSettings = field(default_factory=PacingSettings.none)
 
@@ -55,5 +57,6 @@ class Settings:
             record_retention_days=environment.integer(
                 "RECORD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, minimum=1
             ),
+            prevent_self_approval=environment.boolean("PREVENT_SELF_APPROVAL", True),
             pacing=PacingSettings.from_environment(environment),
         )

@@ -18,13 +18,21 @@ from typing import Any
 
 import fastjsonschema
 
-from start_approval.errors import InvalidApprovalRequest
+from start_approval.errors import ApprovalPolicyUnsatisfiable, InvalidApprovalRequest
 from start_approval.models import CONFIRMATION_MESSAGE, ApprovalRequest, TaskInvocation
+from start_approval.separation import could_be
 from start_approval.settings import Settings
 
 _DEFAULT_APPROVERS_FIELD = "DEFAULT_APPROVERS (function environment)"
 _PAYLOAD_FIELDS = ("task_token", "execution_arn", "state_name", "state_entered_time", "request")
-_REQUEST_FIELDS = ("message", "confirmation_url", "confirmation_file", "approvers", "description")
+_REQUEST_FIELDS = (
+    "message",
+    "confirmation_url",
+    "confirmation_file",
+    "approvers",
+    "description",
+    "requested_by",
+)
 
 
 @cache
@@ -81,6 +89,18 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
             f"{len(approvers)} approver(s): lower the quorum to at most {len(approvers)} or "
             "add approvers."
         )
+    requested_by: str | None = request.get("requested_by")
+    left_out: tuple[str, ...] = ()
+    if requested_by and settings.prevent_self_approval:
+        left_out = tuple(a for a in approvers if could_be(a, requested_by))
+        approvers = tuple(a for a in approvers if a not in left_out)
+        if len(approvers) < quorum:
+            raise ApprovalPolicyUnsatisfiable(
+                f"request.requested_by {requested_by!r} may not approve their own request "
+                f"(prevent_self_approval), so {', '.join(left_out)} left {approvers_field} "
+                f"with {len(approvers)} approver(s) for {quorum_field} {quorum}: add "
+                "approvers who are not the requester, or lower the quorum."
+            )
 
     return TaskInvocation(
         task_token=event["task_token"],
@@ -92,6 +112,8 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
             approvers=approvers,
             min_required_approvals=quorum,
             description=request.get("description"),
+            requested_by=requested_by,
+            left_out=left_out,
         ),
     )
 

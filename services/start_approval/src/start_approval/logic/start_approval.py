@@ -53,6 +53,7 @@ class StartApproval:
             message=invocation.request.message,
             approvers=list(invocation.request.approvers),
             min_required_approvals=invocation.request.min_required_approvals,
+            requested_by=invocation.request.requested_by,
         )
         try:
             stored = self._records.create_or_refresh(record)
@@ -100,6 +101,8 @@ class StartApproval:
                 "state_name": invocation.state_name,
                 "approvers": list(invocation.request.approvers),
                 "min_required_approvals": invocation.request.min_required_approvals,
+                "requested_by": invocation.request.requested_by,
+                "left_out_as_requester": list(invocation.request.left_out),
             },
         )
         return StartedApproval(
