@@ -67,8 +67,18 @@ install-tools: $(TOOLS_VENV)/.installed node_modules/.installed ## Only the lint
 
 install: $(VENV)/.installed install-tools ## Create .venv, .venv-tools and node_modules with every tool and library, pinned
 
-test: install ## Run every layer of tests: unit, functional (moto + local AWS), end to end (Terraform)
-	$(VENV_PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+# One pytest run per layer, each timed (docs/benchmarks.md, "The test suite"); a layer with no
+# test left by PYTEST_ARGS (exit status 5) is not a failure. tests/aws skips without an account.
+TEST_LAYERS := unit functional e2e aws
+
+test: install ## Run every layer of tests: unit, functional (moto + local AWS), end to end (Terraform); prints each layer's time
+	@for layer in $(TEST_LAYERS); do \
+	  started=$$(date +%s); \
+	  status=0; \
+	  $(VENV_PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/$$layer $(PYTEST_ARGS) || status=$$?; \
+	  echo "== layer $$layer: $$(( $$(date +%s) - started )) s (pytest exit status $$status)"; \
+	  if [ $$status -ne 0 ] && [ $$status -ne 5 ]; then exit $$status; fi; \
+	done
 
 test-unit: install ## Only the unit tests: no AWS, no local AWS, no Terraform (seconds)
 	$(VENV_PYTHON) -m pytest tests/unit $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
-"""`approvals export`: the audit trail, one line per approval: who asked (the workflow), what,
+"""`approvals export`: the audit trail, one line per approval: who asked (the workflow
+execution, and the requester it declared), what,
 the approvers and quorum, each decision with its comment and time, the outcome and how it
 reached the workflow."""
 
@@ -15,6 +16,7 @@ from approvals_cli.records import STATUSES
 CSV_COLUMNS = (
     "approval_id",
     "requested_at",
+    "execution_arn",
     "requested_by",
     "state_name",
     "message",
@@ -51,7 +53,8 @@ def audit_rows(gate: Gate, since_epoch: int) -> list[dict[str, Any]]:
             {
                 "approval_id": approval.approval_id,
                 "requested_at": approval.requested_at,
-                "requested_by": approval.execution_arn,
+                "execution_arn": approval.execution_arn,
+                "requested_by": approval.requested_by or "",
                 "state_name": approval.state_name,
                 "message": request.message,
                 "approvers": request.approvers,

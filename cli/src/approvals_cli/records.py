@@ -41,6 +41,7 @@ ATTRIBUTES = (
     "message",
     "approvers",
     "min_required_approvals",
+    "requested_by",
     "decided_by",
     "delivered_by",
 )
@@ -92,6 +93,7 @@ class Approval:
     message: str | None = None
     approvers: list[str] = field(default_factory=list)
     min_required_approvals: int | None = None
+    requested_by: str | None = None  # the requester the workflow declared
     decided_by: list[dict[str, Any]] = field(default_factory=list)
     delivered_by: str | None = None  # receive_result (the event) or sweep_approvals
 

@@ -8,7 +8,7 @@ locals {
     "pk", "approval_id", "execution_arn", "state_name", "requested_at", "requested_epoch",
     "expiration", "status", "automation_execution_id", "updated_at", "outcome", "decided_at",
     "callback", "callback_error", "closed_reason", "message", "approvers",
-    "min_required_approvals", "decided_by", "delivered_by",
+    "min_required_approvals", "requested_by", "decided_by", "delivered_by",
   ]
 }
 
@@ -74,7 +74,7 @@ resource "aws_dynamodb_table" "approvals" {
       "approval_id", "execution_arn", "state_name", "requested_at", "expiration",
       "automation_execution_id", "updated_at", "outcome", "decided_at", "callback",
       "callback_error", "closed_reason", "message", "approvers", "min_required_approvals",
-      "decided_by", "delivered_by",
+      "requested_by", "decided_by", "delivered_by",
     ]
   }
 

@@ -226,7 +226,8 @@ def test_withdraw_cancels_the_automation():
 ROW = {
     "approval_id": "a",
     "requested_at": "t",
-    "requested_by": EXECUTION,
+    "execution_arn": EXECUTION,
+    "requested_by": "arn:aws:iam::123456789012:user/olivia",
     "state_name": "RequestApproval",
     "message": 'Ship, "now"?',
     "approvers": ["alice", "bob"],
