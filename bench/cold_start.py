@@ -2,14 +2,18 @@
 
     make package
     python bench/cold_start.py [--dist DIR] [--runs N] [--python PATH | --current-python]
-                               [--trace-disabled] [--source-only] [--check]
+                               [--trace-disabled] [--source-only] [--profile] [--instructions]
+                               [--check]
 
 Each run is a fresh interpreter that imports the handler module from the extracted zip, as the
 Lambda runtime does: the zip's folder first on sys.path, then a folder holding only what the
 runtime provides (boto3 and its dependencies, byte-compiled), no site-packages, no byte code
 written (/var/task is read-only in Lambda). The time measured is the import of the handler
 module (its initialisation code included), not interpreter start-up, which is the same for
-both. Results go to docs/benchmarks.md.
+both; its CPU time too. --profile adds what each import costs (`python -X importtime` of the
+same imports: the modules the baseline does not load, by package); --instructions the
+instructions each import executes (valgrind), which, unlike times, the other work of a shared
+machine does not move. Results go to docs/benchmarks.md.
 
 The interpreter is the Lambda runtime's (CPython 3.12), found as build/package.py finds the one
 that compiles the zips' bytecode, so that bytecode is what runs. boto3 and botocore, pinned as
@@ -34,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,16 +58,21 @@ CACHE = REPO_ROOT / ".bench"  # gitignored
 
 # Runs in the fresh interpreter: argv = task folder, runtime folder, module, function.
 CHILD = """
-import importlib, sys, time
+import importlib, os, sys, time
 task, runtime, module, function = sys.argv[1:5]
 sys.path[:0] = [task, runtime]
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 handler = getattr(importlib.import_module(module), function)
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
 if not callable(handler):
     raise SystemExit(f"{module}.{function} is not callable")
-print(elapsed)
+print(elapsed, cpu, flush=True)
+os._exit(0)  # no interpreter shutdown: --instructions counts the import only
 """
+# The profile: the modules of each import the baseline does not load, grouped like this.
+PROFILE_TOP = 12  # modules listed one by one
+EMPTY_HANDLER = "empty_handler.lambda_handler"  # interpreter start-up only, for --instructions
+STDLIB = "(standard library)"
 
 
 def load_package_script():
@@ -267,15 +277,102 @@ def baseline_folder(folder: Path, service: str) -> Path:
     return folder
 
 
-def measure_once(python: str, task: Path, runtime: Path, handler: str, env: dict) -> float:
+def import_handler(
+    python: str,
+    task: Path,
+    runtime: Path,
+    handler: str,
+    env: dict,
+    *options: str,
+    wrapper: Sequence[str] = (),
+) -> subprocess.CompletedProcess:
+    """Imports handler in a fresh interpreter (CHILD), as the Lambda runtime does."""
     module, _, function = handler.rpartition(".")
-    command = [python, "-I", "-S", "-B", "-c", CHILD, str(task), str(runtime)]
+    command = [*wrapper, python, *options, "-I", "-S", "-B", "-c", CHILD, str(task), str(runtime)]
     result = subprocess.run(
         [*command, module, function], env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         raise SystemExit(f"importing {handler} from {task} failed:\n{result.stderr}")
-    return float(result.stdout.strip().splitlines()[-1])
+    return result
+
+
+def empty_folder(folder: Path) -> Path:
+    """A handler module that imports nothing: the interpreter's start-up alone."""
+    folder.mkdir()
+    handler = "def lambda_handler(event, context):\n    return None\n"
+    (folder / "empty_handler.py").write_text(handler, encoding="utf-8")
+    return folder
+
+
+def measure_once(
+    python: str, task: Path, runtime: Path, handler: str, env: dict
+) -> tuple[float, float]:
+    """Seconds the import took: (wall, CPU)."""
+    result = import_handler(python, task, runtime, handler, env)
+    wall, cpu = result.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
+
+
+def instructions(python: str, task: Path, runtime: Path, handler: str, env: dict) -> int:
+    """Instructions one import executes, counted by valgrind (cachegrind): the same run after
+    run, where times move with the other work of a shared machine. Interpreter start-up
+    included: the caller subtracts that of an empty handler."""
+    with tempfile.TemporaryDirectory(prefix="cachegrind-") as scratch:
+        counter = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
+        counter.append(f"--cachegrind-out-file={Path(scratch, 'out')}")
+        fixed = {**env, "PYTHONHASHSEED": "0"}  # the same dict and set layouts each run
+        result = import_handler(python, task, runtime, handler, fixed, wrapper=counter)
+    match = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
+    if match is None:
+        raise SystemExit(f"no instruction count from valgrind:\n{result.stderr[-2000:]}")
+    return int(match[1].replace(",", ""))
+
+
+def self_times(python: str, task: Path, runtime: Path, handler: str, env: dict) -> dict:
+    """{module: seconds spent in its own body} for one import, from `-X importtime` (which
+    charges a garbage collection to the module during which it ran)."""
+    result = import_handler(python, task, runtime, handler, env, "-X", "importtime")
+    times = {}
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \| +(\S+)$", line)
+        if match:
+            times[match[2]] = int(match[1]) / 1e6
+    return times
+
+
+def group_of(module: str) -> str:
+    """The package a module comes with: its top-level name, or the standard library."""
+    top = module.partition(".")[0]
+    return STDLIB if top in sys.stdlib_module_names else top
+
+
+def profile_report(name: str, service: list[dict], baseline: list[dict], handler: str) -> str:
+    """What the service's import loads beyond the baseline's, from runs of self_times(): the
+    median self time of each module, by package, then the dearest modules. The handler module
+    itself is left out: it creates the same clients as the baseline's."""
+    seen_in_baseline = set().union(*baseline)
+    handler_module = handler.rpartition(".")[0]
+    extra = {
+        module: statistics.median(run.get(module, 0.0) for run in service)
+        for module in set().union(*service) - seen_in_baseline - {handler_module}
+    }
+    groups: dict[str, list[float]] = {}
+    for module, seconds in extra.items():
+        groups.setdefault(group_of(module), []).append(seconds)
+    lines = [
+        f"{name}: {len(extra)} modules the baseline does not load, "
+        f"{1000 * sum(extra.values()):.1f} ms of self time (medians of {len(service)} runs)",
+        "",
+        "| package | modules | self time |",
+        "| --- | ---: | ---: |",
+    ]
+    for group, times in sorted(groups.items(), key=lambda item: -sum(item[1])):
+        lines.append(f"| {group} | {len(times)} | {1000 * sum(times):.1f} ms |")
+    dearest = sorted(extra.items(), key=lambda item: -item[1])[:PROFILE_TOP]
+    listed = ", ".join(f"{module} {1000 * seconds:.1f} ms" for module, seconds in dearest)
+    lines += ["", f"Dearest modules: {listed}"]
+    return "\n".join(lines)
 
 
 def remove_bytecode(folder: Path) -> None:
@@ -297,7 +394,7 @@ def load_services(dist: Path) -> list[dict]:
     return services
 
 
-def milliseconds(samples: list[float]) -> str:
+def milliseconds(samples: Sequence[float]) -> str:
     median, low, high = (1000 * f(samples) for f in (statistics.median, min, max))
     return f"{median:.0f} ms ({low:.0f}-{high:.0f})"
 
@@ -320,6 +417,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace-disabled", action="store_true", help="POWERTOOLS_TRACE_DISABLED")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument(
+        "--profile", action="store_true", help="then what each import costs (-X importtime)"
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="then the instructions each import executes (valgrind): the same run after run",
+    )
+    parser.add_argument(
         "--source-only",
         action="store_true",
         help="remove the zips' bytecode before timing: what shipping it saves",
@@ -340,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, default=CACHE, help="where the runtime's venv is kept (.bench/)"
     )
     args = parser.parse_args(argv)
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions counts with valgrind, which is not on PATH")
     services = load_services(args.dist)
     runner = choose_runner(args.python, args.current_python, args.cache.resolve())
 
@@ -366,6 +473,15 @@ def main(argv: list[str] | None = None) -> int:
                 elapsed = measure_once(runner.python, task, runtime, handler, env)
                 if run > 0:  # the first round only warms the file cache
                     samples[name, kind].append(elapsed)
+        profiles = {(name, kind): [] for name, kind, *_ in cases}
+        for _ in range(args.runs if args.profile else 0):
+            for name, kind, task, handler, env in cases:
+                profiles[name, kind].append(self_times(runner.python, task, runtime, handler, env))
+        counts = {}
+        empty = empty_folder(scratch / "empty") if args.instructions else None
+        for name, kind, task, handler, env in cases if empty else []:
+            start_up = instructions(runner.python, empty, runtime, EMPTY_HANDLER, env)
+            counts[name, kind] = instructions(runner.python, task, runtime, handler, env) - start_up
 
     bytecode = bytecode_report(services, runner, args.source_only)
     print(
@@ -375,21 +491,40 @@ def main(argv: list[str] | None = None) -> int:
         f"tracer {'disabled' if args.trace_disabled else 'enabled'}\n"
     )
     print("| function | zip size | cold start: median (min-max) | baseline (boto3 clients) "
-          "| ratio | goals |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | --- |")
+          "| ratio | ratio, CPU time | goals |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     all_met = True
     for service in services:
         name = service["name"]
-        ours, base = samples[name, "service"], samples[name, "baseline"]
+        (ours, ours_cpu), (base, base_cpu) = (
+            zip(*samples[name, kind], strict=True) for kind in ("service", "baseline")
+        )
         ratio = statistics.median(ours) / statistics.median(base)
+        cpu_ratio = statistics.median(ours_cpu) / statistics.median(base_cpu)
         misses = [f"ratio over {RATIO_GOAL}x"] if ratio > RATIO_GOAL else []
         misses += [f"zip over {SIZE_GOAL / 1e6:.0f} MB"] if service["size"] >= SIZE_GOAL else []
         all_met = all_met and not misses
         print(
             f"| {name} {service['version']} | {service['size'] / 1e6:.2f} MB "
-            f"| {milliseconds(ours)} | {milliseconds(base)} | {ratio:.2f}x "
+            f"| {milliseconds(ours)} | {milliseconds(base)} | {ratio:.2f}x | {cpu_ratio:.2f}x "
             f"| {', '.join(misses) or 'met'} |"
         )
+    if counts:
+        print("\nInstructions executed by the import (valgrind, interpreter start-up left out):\n")
+        print("| function | instructions | baseline | ratio |")
+        print("| --- | ---: | ---: | ---: |")
+    for service in services if counts else []:
+        ours, base = (counts[service["name"], kind] for kind in ("service", "baseline"))
+        print(
+            f"| {service['name']} {service['version']} | {ours / 1e6:.0f} M | {base / 1e6:.0f} M "
+            f"| {ours / base:.3f}x |"
+        )
+    for service in services if args.profile else []:
+        name = service["name"]
+        report = profile_report(
+            name, profiles[name, "service"], profiles[name, "baseline"], service["handler"]
+        )
+        print(f"\n{report}")
     return 1 if args.check and not all_met else 0
 
 

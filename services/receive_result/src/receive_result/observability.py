@@ -5,7 +5,4 @@ from receive_result import __version__
 
 SERVICE = "receive_result"
 
-_observability = create(SERVICE, __version__)
-logger = _observability.logger
-tracer = _observability.tracer
-metrics = _observability.metrics
+logger, tracer, metrics = create(SERVICE, __version__)

@@ -5,7 +5,4 @@ from start_approval import __version__
 
 SERVICE = "start_approval"
 
-_observability = create(SERVICE, __version__)
-logger = _observability.logger
-tracer = _observability.tracer
-metrics = _observability.metrics
+logger, tracer, metrics = create(SERVICE, __version__)

@@ -5,9 +5,7 @@ logic/close_approvals.py."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from approval_core.clients import client
 from approval_core.pacing import SsmCallPacer
@@ -18,6 +16,9 @@ from receive_result.logic.close_approvals import CloseApprovals
 from receive_result.models import WorkflowEndedEvent
 from receive_result.observability import logger, metrics, tracer
 from receive_result.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: not imported at a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Created during initialisation, reused by every invocation of this environment.
 _ssm = client("ssm")

@@ -4,9 +4,7 @@ observability, parse, deliver the decision. Its logic: logic/receive_result.py."
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from approval_core.clients import client
 from receive_result.delivery import DeliveryParts, idempotency_config, wire_delivery
@@ -14,6 +12,9 @@ from receive_result.errors import MalformedEvent, UnexpectedEvent
 from receive_result.models import StepStatusEvent
 from receive_result.observability import logger, metrics, tracer
 from receive_result.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: not imported at a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Created during initialisation, reused by every invocation of this environment.
 _ssm = client("ssm")

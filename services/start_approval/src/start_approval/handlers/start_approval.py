@@ -4,9 +4,7 @@ parse, start, reply. Its logic: logic/start_approval.py."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from approval_core.clients import client
 from approval_core.pacing import SsmCallPacer
@@ -17,6 +15,9 @@ from start_approval.models import TaskInvocation
 from start_approval.observability import logger, metrics, tracer
 from start_approval.settings import Settings
 from start_approval.validation import parse_invocation
+
+if TYPE_CHECKING:  # annotations only: not imported at a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Created during initialisation, reused by every invocation of this environment.
 _ssm = client("ssm")
