@@ -1,9 +1,11 @@
-"""A burst of concurrent approvals through the gate deployed in the local AWS.
+"""A burst of concurrent approvals through the gate deployed in the local AWS, at SSM's rates.
 
     make package
     python -m bench.burst [--approvals 200] [--reject-every 4] [--quorum-every 5]
                           [--threads 50] [--max-concurrent-automations N]
-                          [--sweep-during-decisions] [--json [PATH]]
+                          [--signal-tps 10] [--no-rates]
+                          [--sweep-during-decisions] [--pause-scheduled-sweep]
+                          [--json [PATH]]
 
 (from the repository's root; `make bench-burst BURST_ARGS="..."` does both).
 
@@ -11,21 +13,32 @@ Starts the local AWS (sandbox.server.LocalAws, 127.0.0.1, a free port) in this p
 deploys terraform/examples/local with scripts/local_gate.py's LocalGate (Terraform state in a
 temporary folder), then:
 
-1. starts N workflow executions at once (a thread pool), and watches SSM until their
-   approvals wait for approvers (request throughput, time to waiting);
-2. has the approvers decide them concurrently: every `--reject-every`-th is rejected by bob,
-   every `--quorum-every`-th asks for a quorum of 2 (alice then carol approve), the rest are
-   approved by alice. A wave of decisions goes out when every approval still undecided
-   waits, or when as many wait as the sandbox lets automations run at once
-   (`max_concurrent_executions`, 100 by default, like AWS's quota): the approvals over the
-   limit are refused by SSM and retried by the state machine (ApprovalConcurrencyLimitExceeded,
-   with backoff), so with N over the limit they wait for the first wave's decisions;
-3. waits until every execution has ended, and checks that each ended SUCCEEDED with the
-   decision its approvers signalled, one TaskSucceeded in its history (TaskFailed only for
-   the retried start errors), one approval record DECIDED with its callback DELIVERED, and
-   that exactly N automations were started, one per approval: none lost, none duplicated.
+1. starts N workflow executions at once (a thread pool), and scans the records table until
+   each approval's record names its automation (request throughput, time to automation).
+   SSM's API rates are on, at AWS's figures (the local AWS's defaults): StartAutomationExecution
+   1/s, the gate's reads 3/s. The bench is one more caller of the account: it reads no
+   automation from SSM during the burst, and its approvers' SendAutomationSignal calls go
+   through one token bucket at --signal-tps (10/s; the local AWS allows as many for the
+   burst, so that the gate's delivery side, not the clicking, is measured). `--no-rates`
+   lifts every rate from the start, and the gate's own pacing (its functions' SSM_API_RATES
+   emptied after the deploy): the emulator's own ceiling;
+2. has the approvers decide them concurrently, once every approval has its automation (or
+   what has one when none came for `--stall` seconds): every `--reject-every`-th is
+   rejected by bob, every `--quorum-every`-th asks for a quorum of 2 (alice then carol
+   approve), the rest are approved by alice. Past the automations SSM runs at once
+   (`max_concurrent_executions`, 100 by default, like AWS's quota) SSM queues the rest; a
+   signal to one not waiting yet, or throttled, is sent again after a pause;
+3. waits until every execution has ended, lifts every rate (the checks are not measured)
+   and checks that each ended SUCCEEDED with the decision its approvers signalled, one
+   TaskSucceeded in its history (TaskFailed only for the retried start errors), one
+   approval record DECIDED with its callback DELIVERED, and that exactly N automations were
+   started, one per approval: none lost, none duplicated.
 
-Prints the throughput and the time from each decision signal to its workflow's end, where
+Prints the start rate (the automations' ExecutionStartTime, first to last) as a fraction of
+StartAutomationExecution's quota, the decision rate (the records' decided_at) as a fraction
+of GetAutomationExecution's, the SSM calls made during the decisions, the retries (calls SSM
+throttled, ApprovalStartThrottled, receive_result's errors, sweeps deferred, signals sent
+again), the throughput and the time from each decision signal to its workflow's end, where
 that time goes (from the records and the histories), what each function did (from its
 logs), memory, and the machine; `--json` adds a JSON summary (`--json PATH` writes it to a
 file). Destroys the deployment and stops the local AWS at the end, on errors and on Ctrl-C
@@ -34,7 +47,8 @@ too. Exit status: 0 all checks passed, 1 a check failed, 2 the bench could not r
 The sandbox's limits are its defaults unless `--max-concurrent-automations` says otherwise
 (reported either way). `--sweep-during-decisions` runs the sweep once right after each
 wave's signals, as its schedule may during a long burst: it then races the event path for
-the same decisions. Results go to docs/benchmarks.md.
+the same decisions; `--pause-scheduled-sweep` keeps the scheduled sweep from running while
+the decisions are delivered. Results go to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -54,8 +68,14 @@ from typing import Any
 
 from bench.burst.approvals import plan
 from bench.burst.checks import check, check_deliveries
-from bench.burst.driver import BenchError, note, run_burst
-from bench.burst.gate import BurstGate
+from bench.burst.driver import BenchError, SignalBucket, note, run_burst
+from bench.burst.gate import (
+    PACING_VARIABLE,
+    BurstGate,
+    lift_pacing,
+    set_ssm_rates,
+    ssm_rates,
+)
 from bench.burst.logs import delivery_log, settled_activity
 from bench.burst.proc import lambda_workers, machine, proc_status
 from bench.burst.report import report, summarize
@@ -70,6 +90,7 @@ def run(aws: LocalAws, state: Path, options: argparse.Namespace, wall: float) ->
             "/moto-api/sandbox/settings",
             {"sandbox": {"max_concurrent_executions": options.max_concurrent_automations}},
         )
+    rates = rates_for_burst(aws, options)
     settings = aws.api("/moto-api/sandbox/settings", method="GET")
     limit = settings["sandbox"]["max_concurrent_executions"]
     origin = (
@@ -80,23 +101,34 @@ def run(aws: LocalAws, state: Path, options: argparse.Namespace, wall: float) ->
     note(f"Local AWS at {aws.endpoint}; automations at once: {limit} ({origin})")
     if limit < options.approvals:
         note(
-            f"      {options.approvals} approvals over the limit of {limit}: the rest wait for "
-            "the first decisions (SSM refuses them, the state machine retries with backoff)"
+            f"      {options.approvals} approvals over the limit of {limit}: SSM queues the "
+            "rest (Pending) until decisions free their slots"
         )
+    note(
+        f"SSM API rates (calls/s; None: lifted) during the burst: {rates}; each bucket holds "
+        f"{settings['sandbox']['ssm_rate_burst_seconds']} s of calls"
+    )
     gate = BurstGate(aws, connections=options.threads + 4, state=state)
     approvals = plan(options.approvals, options.reject_every, options.quorum_every, options.run)
     pool = ThreadPoolExecutor(options.threads, thread_name_prefix="burst")
     times: dict[str, float] = {}
+    pacing_lifted: list[str] = []
     try:
         note("[1/4] terraform apply terraform/examples/local ...")
         started = time.time()
         gate.deploy()
         times["deploy_s"] = time.time() - started
+        if options.no_rates:  # the gate's own pacing too: the emulator's ceiling
+            pacing_lifted = lift_pacing(gate)
+            note(f"      the gate's SSM pacing lifted ({PACING_VARIABLE} emptied): {pacing_lifted}")
         rss_before, cpu_before = proc_status("self", "VmRSS"), time.process_time()
         note(f"[2/4] burst: {len(approvals)} executions started at once ...")
-        burst = run_burst(gate, approvals, pool, limit, options)
+        bucket = SignalBucket(None if options.no_rates else options.signal_tps)
+        burst = run_burst(gate, approvals, pool, bucket, options)
         burst_cpu = time.process_time() - cpu_before
-        note("[3/4] checks: executions, histories, records, automations, logs ...")
+        # The checks read every automation: not measured, they run with the rates lifted.
+        set_ssm_rates(aws, dict.fromkeys(rates))
+        note("[3/4] checks (SSM's rates lifted): executions, histories, records, automations, logs")
         started = time.time()
         checked = check(gate, approvals, pool)
         activity, python = settled_activity(gate, sum(bool(a.status) for a in approvals))
@@ -136,6 +168,9 @@ def run(aws: LocalAws, state: Path, options: argparse.Namespace, wall: float) ->
             "max_concurrent_executions": limit,
             "limit_origin": origin,
             "max_workers_per_version": settings["lambda"]["max_workers_per_version"],
+            "ssm_rates_during_burst": rates,
+            "ssm_rate_burst_seconds": settings["sandbox"]["ssm_rate_burst_seconds"],
+            "gate_pacing_lifted": pacing_lifted,
         },
         "lambda_python": python,
         "deliveries": deliveries,
@@ -147,6 +182,23 @@ def run(aws: LocalAws, state: Path, options: argparse.Namespace, wall: float) ->
         "wall_s": round(time.time() - wall, 1),
     }
     return summarize(approvals, burst, checked, activity, context)
+
+
+def rates_for_burst(aws: LocalAws, options: argparse.Namespace) -> dict[str, int | None]:
+    """SSM's rates for the burst: AWS's (the local AWS's defaults), but for the approvers'
+    SendAutomationSignal at --signal-tps, so that the gate's delivery side is measured and
+    not the clicking; every rate lifted with --no-rates. The rates in effect: action -> calls
+    per second, None: lifted."""
+    if options.no_rates:
+        set_ssm_rates(aws, dict.fromkeys(ssm_rates(aws)))
+    else:
+        set_ssm_rates(aws, {"SendAutomationSignal": options.signal_tps})
+    if options.ssm_rate_burst_seconds is not None:
+        aws.api(
+            "/moto-api/sandbox/settings",
+            {"sandbox": {"ssm_rate_burst_seconds": options.ssm_rate_burst_seconds}},
+        )
+    return ssm_rates(aws)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,15 +221,50 @@ def main(argv: list[str] | None = None) -> int:
         help="invoke the sweep once right after each wave's signals, as its schedule may: it "
         "then races the event path for the same decisions",
     )
-    parser.add_argument("--poll", type=float, default=0.25, help="seconds between SSM polls")
     parser.add_argument(
-        "--listing-interval", type=float, default=1.0, help="seconds between execution listings"
+        "--pause-scheduled-sweep",
+        action="store_true",
+        help="disable the sweep's schedule from the first signal to the last workflow's end: "
+        "what the event path's deliveries reach alone",
+    )
+    parser.add_argument(
+        "--signal-tps",
+        type=int,
+        default=10,
+        help="the approvers' SendAutomationSignal calls per second, paced by the bench and "
+        "allowed by the local AWS for the burst (10; AWS's figure is 3)",
+    )
+    parser.add_argument(
+        "--no-rates",
+        action="store_true",
+        help="lift every SSM API rate of the local AWS from the start, and the gate's own "
+        "pacing of its SSM calls (the emulator's ceiling)",
+    )
+    parser.add_argument(
+        "--ssm-rate-burst-seconds",
+        type=int,
+        metavar="N",
+        help="each SSM rate's bucket holds N seconds' calls (default: the local AWS's, 1, the "
+        "strictest reading: AWS documents no burst)",
+    )
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=3.0,
+        help="seconds between scans of the records while automations start (3)",
+    )
+    parser.add_argument(
+        "--listing-interval",
+        type=float,
+        default=5.0,
+        help="seconds between execution listings once decisions went out (5; 15 before)",
     )
     parser.add_argument(
         "--stall",
         type=float,
         default=30.0,
-        help="decide what waits when no new approval waited for this long (30 s)",
+        help="decide the approvals that have their automation when no new one came for this "
+        "long (30 s)",
     )
     parser.add_argument("--timeout", type=float, default=1200.0, help="for the burst (1200 s)")
     parser.add_argument("--run", default=time.strftime("%H%M%S"), help="execution name tag")
@@ -185,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         "--json", nargs="?", const="-", metavar="PATH", help="JSON summary (stdout, or PATH)"
     )
     options = parser.parse_args(argv)
-    if options.approvals < 1 or options.threads < 1:
-        parser.error("--approvals and --threads must be at least 1")
+    if options.approvals < 1 or options.threads < 1 or options.signal_tps < 1:
+        parser.error("--approvals, --threads and --signal-tps must be at least 1")
     # moto's Step Functions engine logs every failed Task attempt (the retried start errors
     # too) at ERROR with the whole state: the histories count them instead.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)

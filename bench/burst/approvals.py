@@ -20,10 +20,12 @@ class Approval:
     started_at: float | None = None  # epoch seconds, before StartExecution
     start_error: str = ""
     automation_id: str = ""
-    waiting_at: float | None = None  # the first poll that saw its automation Waiting
+    # the first scan of the records that named its automation (started, or queued by SSM)
+    automation_seen_at: float | None = None
     wave: int = 0
-    signalled_at: float | None = None  # before the deciding signal was sent
+    signalled_at: float | None = None  # before the deciding signal SSM took was sent
     signal_seconds: float | None = None  # how long the deciding SendAutomationSignal took
+    signal_retries: int = 0  # signals sent again: the step did not wait yet, or throttled
     signal_error: str = ""
     status: str = ""  # the execution's, once it ended
     ended_at: float | None = None  # its stopDate

@@ -37,6 +37,8 @@ class Checked:
     # when Step Functions took the callback (the TaskSucceeded event)
     claimed_at: dict[str, float] = field(default_factory=dict)
     answered_at: dict[str, float] = field(default_factory=dict)
+    # when SSM started each automation of the gate's document (its ExecutionStartTime)
+    automations_started_at: list[float] = field(default_factory=list)
     automations: int = 0
     records: int = 0
     executions: int = 0
@@ -74,6 +76,11 @@ def check(gate: BurstGate, approvals: list[Approval], pool: ThreadPoolExecutor) 
 
     automations = all_automations(gate)
     checked.automations = len(automations)
+    checked.automations_started_at = [
+        item["ExecutionStartTime"].timestamp()
+        for item in automations
+        if item.get("ExecutionStartTime")
+    ]
     if len(automations) != len(started):
         problems.append(
             f"{len(automations)} automations of the gate's document were started for "

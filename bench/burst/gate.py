@@ -1,16 +1,30 @@
-"""The gate deployed in the local AWS, as the bench sees it: clients shared by its threads, and
-what the local AWS lists (automations, approval records, executions, histories)."""
+"""The gate deployed in the local AWS, as the bench sees it: clients shared by its threads,
+what the local AWS lists (automations, approval records, executions, histories), and its
+SSM API rates (settings, calls refused) and call counts."""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from sandbox.server import LocalAws
+from sandbox.ssm.rate_quotas import LIMITS, RATE_SETTINGS
 from scripts.local_gate import FAKE_KEYS, LocalGate
+
+# The gate's functions: label -> the local example's output naming the function.
+FUNCTIONS = {
+    "start_approval": "start_approval_function_name",
+    "receive_result": "receive_result_function_name",
+    "sweep_approvals": "sweep_function_name",
+    "close_approvals": "close_approvals_function_name",
+}
+# The functions' variable holding the SSM rates they pace their calls to (approval_core.pacing,
+# RATES_VARIABLE; empty: not paced). The module sets it from ssm_api_rate_quotas.
+PACING_VARIABLE = "SSM_API_RATES"
 
 
 class BurstGate(LocalGate):
@@ -34,35 +48,88 @@ class BurstGate(LocalGate):
         with self._clients_lock:
             client = self._clients.get((service, approver))
             if client is None:
-                keys = dict(FAKE_KEYS)
+                key_id, secret = FAKE_KEYS["aws_access_key_id"], FAKE_KEYS["aws_secret_access_key"]
                 if approver:
                     person = self.approvers[approver]
-                    keys = {
-                        "aws_access_key_id": person.access_key_id,
-                        "aws_secret_access_key": person.secret_access_key,
-                    }
+                    key_id, secret = person.access_key_id, person.secret_access_key
                 client = self._session.client(
-                    service,
+                    service,  # type: ignore[call-overload]  # any service, by name
                     endpoint_url=self.aws.endpoint,
                     region_name=self.aws.region,
                     config=self._config,
-                    **keys,
+                    aws_access_key_id=key_id,
+                    aws_secret_access_key=secret,
                 )
                 self._clients[service, approver] = client
             return client
 
 
-def waiting_automations(gate: BurstGate) -> set[str]:
-    paginator = gate.client("ssm").get_paginator("describe_automation_executions")
-    filters = [
-        {"Key": "DocumentNamePrefix", "Values": [gate.outputs["document_name"]]},
-        {"Key": "ExecutionStatus", "Values": ["Waiting"]},
-    ]
-    return {
-        item["AutomationExecutionId"]
-        for page in paginator.paginate(Filters=filters)
-        for item in page["AutomationExecutionMetadataList"]
-    }
+# AWS's figures (the local AWS's defaults): action -> calls per second.
+AWS_SSM_RATES: dict[str, int | None] = {
+    action: next(limit.default for limit in LIMITS if limit.name == setting)
+    for action, setting in RATE_SETTINGS.items()
+}
+
+
+def ssm_rates(aws: LocalAws) -> dict[str, int | None]:
+    """The local AWS's SSM API rates in effect: action -> calls per second (None: lifted)."""
+    settings = aws.api("/moto-api/sandbox/settings", method="GET")["sandbox"]
+    return {action: settings[name] for action, name in RATE_SETTINGS.items()}
+
+
+def set_ssm_rates(aws: LocalAws, rates: dict[str, int | None]) -> None:
+    """Sets the rates of the actions named (action -> calls per second, None: lifted)."""
+    aws.api(
+        "/moto-api/sandbox/settings",
+        {"sandbox": {RATE_SETTINGS[action]: rate for action, rate in rates.items()}},
+    )
+
+
+def ssm_throttled(aws: LocalAws) -> Counter[str]:
+    """The SSM calls the local AWS refused for its rates so far, by action."""
+    return Counter(aws.api("/moto-api/sandbox/ssm/throttled", method="GET")["throttled"])
+
+
+def call_counts(aws: LocalAws) -> Counter[tuple[str, str, str]]:
+    """Every call the local AWS received so far: (caller, service, action) -> count."""
+    counted: Counter[tuple[str, str, str]] = Counter()
+    for call in aws.api("/moto-api/sandbox/calls", method="GET")["calls"]:
+        counted[call["caller"], call["service"], call["action"]] += call["count"]
+    return counted
+
+
+def lift_pacing(gate: BurstGate) -> list[str]:
+    """Every function of the gate without its SSM pacing: its pacing variable emptied, a
+    version published with it and its aliases moved to that version. The functions changed."""
+    lam = gate.client("lambda")
+    changed = []
+    for output in FUNCTIONS.values():
+        name = gate.outputs[output]
+        variables = (
+            lam.get_function_configuration(FunctionName=name)
+            .get("Environment", {})
+            .get("Variables", {})
+        )
+        if not variables.get(PACING_VARIABLE):
+            continue
+        lam.update_function_configuration(
+            FunctionName=name, Environment={"Variables": variables | {PACING_VARIABLE: ""}}
+        )
+        version = lam.publish_version(FunctionName=name)["Version"]
+        for alias in lam.list_aliases(FunctionName=name)["Aliases"]:
+            lam.update_alias(FunctionName=name, Name=alias["Name"], FunctionVersion=version)
+        changed.append(name)
+    return changed
+
+
+def set_sweep_schedule(gate: BurstGate, enabled: bool) -> None:
+    """Enables or disables the rule that runs the sweep on its schedule."""
+    events = gate.client("events")
+    name = gate.outputs["sweep_rule_name"]
+    if enabled:
+        events.enable_rule(Name=name)
+    else:
+        events.disable_rule(Name=name)
 
 
 def all_automations(gate: BurstGate) -> list[dict[str, Any]]:

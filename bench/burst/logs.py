@@ -10,14 +10,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.burst.gate import BurstGate
-
-FUNCTIONS = {
-    "start_approval": "start_approval_function_name",
-    "receive_result": "receive_result_function_name",
-    "sweep_approvals": "sweep_function_name",
-    "close_approvals": "close_approvals_function_name",
-}
+from bench.burst.gate import FUNCTIONS, BurstGate
 
 
 def function_activity(gate: BurstGate) -> tuple[dict[str, dict[str, Any]], str]:
@@ -27,7 +20,10 @@ def function_activity(gate: BurstGate) -> tuple[dict[str, dict[str, Any]], str]:
     activity, python = {}, ""
     for label, output in FUNCTIONS.items():
         group = f"/aws/lambda/{gate.outputs[output]}"
-        durations, errors, messages, workers = [], Counter(), Counter(), 0
+        durations: list[float] = []
+        errors: Counter[str] = Counter()
+        messages: Counter[str] = Counter()
+        workers = 0
         try:
             pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
             lines = [event["message"] for page in pages for event in page["events"]]
@@ -88,3 +84,13 @@ def settled_activity(gate: BurstGate, ended: int) -> tuple[dict[str, dict[str, A
         if activity["close_approvals"]["invocations"] >= ended or time.time() > deadline:
             return activity, python
         time.sleep(1)
+
+
+# What the sweep logs when the pacing leaves it no slot of SSM's rate within its wait
+# (sweep_approvals.py): the deliveries under way have it, the next sweep goes on.
+SWEEP_DEFERRED = "Sweep stopped: SSM's rate is taken"
+
+
+def sweeps_deferred(activity: dict[str, dict[str, Any]]) -> int:
+    messages = activity["sweep_approvals"]["messages"]
+    return sum(count for message, count in messages.items() if message.startswith(SWEEP_DEFERRED))

@@ -3,25 +3,112 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 from bench.burst.approvals import Approval
 from bench.burst.checks import Checked
 from bench.burst.driver import Burst
+from bench.burst.gate import AWS_SSM_RATES
+from bench.burst.logs import sweeps_deferred
 
 PERCENTILES = (50, 90, 99)
+# issue 10: starts and decisions at no less than 90% of what SSM's quotas allow
+GOAL_FRACTION = 0.9
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
     ordered = sorted(values)
     if not ordered:
-        return {f"p{p}": None for p in PERCENTILES} | {"max": None}
+        return dict.fromkeys([*(f"p{p}" for p in PERCENTILES), "max"])
     found = {f"p{p}": ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] for p in PERCENTILES}
     return {name: round(value, 3) for name, value in (found | {"max": ordered[-1]}).items()}
 
 
 def seconds(values: dict[str, float | None]) -> str:
     return ", ".join(f"{k} {v:.2f} s" if v is not None else f"{k} -" for k, v in values.items())
+
+
+def steady_rate(times: list[float]) -> dict[str, Any]:
+    """How fast a series of events came, from first to last: (n - 1) / (last - first), and
+    the gaps between consecutive ones (a start SSM throttled leaves a gap of two slots)."""
+    ordered = sorted(times)
+    span = ordered[-1] - ordered[0] if len(ordered) > 1 else 0.0
+    return {
+        "count": len(ordered),
+        "first_to_last_s": round(span, 2),
+        "per_s": round((len(ordered) - 1) / span, 3) if span else None,
+        "gap_s": percentiles([later - earlier for earlier, later in pairwise(ordered)]),
+    }
+
+
+def against_quota(
+    rate: dict[str, Any], action: str, rates: dict[str, int | None]
+) -> dict[str, Any]:
+    """`rate` as a fraction of the action's quota during the burst; of AWS's figure when the
+    quota was lifted."""
+    quota = rates.get(action)
+    lifted = quota is None
+    quota = AWS_SSM_RATES[action] if lifted else quota
+    fraction = round(rate["per_s"] / quota, 3) if rate["per_s"] and quota else None
+    return rate | {
+        "quota": action,
+        "quota_per_s": quota,
+        "quota_lifted": lifted,
+        "fraction_of_quota": fraction,
+        "goal_met": fraction is not None and fraction >= GOAL_FRACTION,
+    }
+
+
+def caller_name(caller: str) -> str:
+    """A role's or user's name from its ARN; a service principal as it is."""
+    return caller.rsplit("/", 1)[-1]
+
+
+def at_rates(
+    approvals: list[Approval],
+    burst: Burst,
+    checked: Checked,
+    activity: dict[str, Any],
+    rates: dict[str, int | None],
+    burst_seconds: int,
+    sweep_paused: bool,
+) -> dict[str, Any]:
+    """The burst against SSM's quotas: how close the starts and the decisions came, and the
+    retries it took."""
+    ssm_calls: Counter[str] = Counter()
+    gets: Counter[str] = Counter()
+    for (caller, service, action), count in burst.decision_calls.items():
+        if service == "ssm":
+            ssm_calls[action] += count
+            if action == "GetAutomationExecution":
+                gets[caller_name(caller)] += count
+    decisions = len(checked.claimed_at)
+    return {
+        "ssm_rates": rates,
+        "burst_seconds": burst_seconds,
+        "scheduled_sweep_paused_during_decisions": sweep_paused,
+        "starts": against_quota(
+            steady_rate(checked.automations_started_at), "StartAutomationExecution", rates
+        ),
+        "decisions": against_quota(
+            steady_rate(list(checked.claimed_at.values())), "GetAutomationExecution", rates
+        ),
+        "ssm_calls_during_decisions": dict(sorted(ssm_calls.items())),
+        "get_calls_during_decisions": {
+            "total": sum(gets.values()),
+            "per_decision": round(sum(gets.values()) / decisions, 2) if decisions else None,
+            "by_caller": dict(sorted(gets.items())),
+        },
+        "retries": {
+            "throttled_by_ssm": dict(sorted(burst.throttled.items())),
+            "approval_start_throttled": checked.start_retries.get("ApprovalStartThrottled", 0),
+            "receive_result_errors": activity["receive_result"]["errors"],
+            "sweeps_deferred": sweeps_deferred(activity),
+            "signals_sent_again": sum(a.signal_retries for a in approvals),
+        },
+    }
 
 
 def summarize(
@@ -32,10 +119,13 @@ def summarize(
     context: dict[str, Any],
 ) -> dict[str, Any]:
     decided = [a for a in approvals if a.signalled_at and a.ended_at and not a.signal_error]
-    waited = [a for a in approvals if a.waiting_at and a.started_at]
-    to_end = [a.ended_at - a.signalled_at for a in decided]
+    seen = [a for a in approvals if a.automation_seen_at and a.started_at]
+    # (x or 0.0): set for every approval of these lists, which the types cannot tell
+    to_end = [(a.ended_at or 0.0) - (a.signalled_at or 0.0) for a in decided]
     claim = [
-        checked.claimed_at[a.name] - a.signalled_at for a in decided if a.name in checked.claimed_at
+        checked.claimed_at[a.name] - (a.signalled_at or 0.0)
+        for a in decided
+        if a.name in checked.claimed_at
     ]
     answer = [
         checked.answered_at[a.name] - checked.claimed_at[a.name]
@@ -43,7 +133,9 @@ def summarize(
         if a.name in checked.answered_at and a.name in checked.claimed_at
     ]
     finish = [
-        a.ended_at - checked.answered_at[a.name] for a in decided if a.name in checked.answered_at
+        (a.ended_at or 0.0) - checked.answered_at[a.name]
+        for a in decided
+        if a.name in checked.answered_at
     ]
     first = burst.waves[0] if burst.waves else None
     first_members = [a for a in approvals if first and a.wave == first.number]
@@ -53,7 +145,7 @@ def summarize(
             "wave": w.number,
             "size": w.size,
             "trigger": w.trigger,
-            "all_waiting_s": round(w.all_waiting_at - burst.started_at, 2),
+            "all_started_s": round(w.all_started_at - burst.started_at, 2),
             "signals_sent_s": round(w.signals_done_at - w.first_signal_at, 2),
             "all_ended_s": round(w.ended_at - w.first_signal_at, 2),
             "decisions_per_s": round(w.size / (w.ended_at - w.first_signal_at), 1)
@@ -75,16 +167,18 @@ def summarize(
         },
         "requests": {
             "start_calls_s": round(burst.starts_done_at - burst.started_at, 2),
-            "all_waiting_s": round(burst.all_waiting_at - burst.started_at, 2),
-            "approvals_per_s": round(len(waited) / (burst.all_waiting_at - burst.started_at), 1)
-            if burst.all_waiting_at > burst.started_at
+            "all_started_s": round(burst.all_started_at - burst.started_at, 2),
+            "approvals_per_s": round(len(seen) / (burst.all_started_at - burst.started_at), 2)
+            if burst.all_started_at > burst.started_at
             else None,
             "first_wave_per_s": round(
-                len(first_members) / (first.all_waiting_at - burst.started_at), 1
+                len(first_members) / (first.all_started_at - burst.started_at), 2
             )
-            if first and first.all_waiting_at > burst.started_at
+            if first and first.all_started_at > burst.started_at
             else None,
-            "time_to_waiting_s": percentiles([a.waiting_at - a.started_at for a in waited]),
+            "time_to_automation_s": percentiles(
+                [(a.automation_seen_at or 0.0) - (a.started_at or 0.0) for a in seen]
+            ),
             "start_retries": sum(checked.start_retries.values()),
             "start_retries_by_error": dict(checked.start_retries),
             "executions_retried": len(retried),
@@ -108,6 +202,15 @@ def summarize(
             "records": checked.records,
             "dead_letters": checked.dead_letters,
         },
+        "at_rates": at_rates(
+            approvals,
+            burst,
+            checked,
+            activity,
+            context["sandbox"]["ssm_rates_during_burst"],
+            context["sandbox"]["ssm_rate_burst_seconds"],
+            context["options"]["pause_scheduled_sweep"],
+        ),
         "burst_s": round(burst.ended_at - burst.started_at, 2),
         "functions": activity,
         **context,
@@ -130,10 +233,13 @@ def report(summary: dict[str, Any]) -> str:
         f"({settings['limit_origin']}), max_workers_per_version "
         f"{settings['max_workers_per_version']}; functions on {summary['lambda_python']}",
         "",
+        *rates_report(summary["at_rates"]),
+        "",
         f"Requests: {summary['approvals']} StartExecution calls in {requests['start_calls_s']} s; "
-        f"all approvals waiting after {requests['all_waiting_s']} s "
+        f"every approval's automation in the records after {requests['all_started_s']} s "
         f"({requests['approvals_per_s']} approvals/s; first wave {requests['first_wave_per_s']}/s)",
-        f"  time to waiting: {seconds(requests['time_to_waiting_s'])}",
+        f"  time to automation (StartExecution to the record naming it): "
+        f"{seconds(requests['time_to_automation_s'])}",
         f"  start retries: {requests['start_retries']}{f' {retries}' if retries else ''} in "
         f"{requests['executions_retried']} executions "
         f"(at most {requests['max_retries_of_one_execution']} for one)",
@@ -146,8 +252,8 @@ def report(summary: dict[str, Any]) -> str:
     lines.append(f"  SendAutomationSignal call: {seconds(decisions['signal_call_s'])}")
     for wave in decisions["waves"]:
         lines.append(
-            f"  wave {wave['wave']}: {wave['size']} ({wave['trigger']}), all waiting at "
-            f"{wave['all_waiting_s']} s, signals sent in {wave['signals_sent_s']} s, all ended "
+            f"  wave {wave['wave']}: {wave['size']} ({wave['trigger']}), all started at "
+            f"{wave['all_started_s']} s, signals sent in {wave['signals_sent_s']} s, all ended "
             f"{wave['all_ended_s']} s after the first signal ({wave['decisions_per_s']}/s)"
         )
     found = summary["deliveries"]
@@ -193,3 +299,56 @@ def report(summary: dict[str, Any]) -> str:
             f"PASSED: all {summary['approvals']} decided as signalled, none lost, none duplicated"
         )
     return "\n".join(lines)
+
+
+def rates_report(found: dict[str, Any]) -> list[str]:
+    rates = found["ssm_rates"]
+    lifted = all(rate is None for rate in rates.values())
+    lines = [
+        "SSM's API rates and the gate's pacing lifted (--no-rates): the emulator's ceiling, set "
+        "against AWS's figures"
+        if lifted
+        else "At SSM's rates (calls/s per account and Region): "
+        + ", ".join(f"{action} {rate}" for action, rate in rates.items())
+        + f"; each bucket holds {found['burst_seconds']} s of calls",
+    ]
+    if not lifted and rates.get("SendAutomationSignal") != AWS_SSM_RATES["SendAutomationSignal"]:
+        lines.append(
+            f"  the approvers' SendAutomationSignal quota raised to "
+            f"{rates['SendAutomationSignal']}/s so that the gate's delivery side, not the "
+            "clicking, is measured"
+        )
+    for key, source in (
+        ("starts", "automations' ExecutionStartTime"),
+        ("decisions", "records' decided_at"),
+    ):
+        rate = found[key]
+        fraction = rate["fraction_of_quota"]
+        share = f"{fraction:.0%}" if fraction is not None else "-"
+        if rate["quota_lifted"]:
+            verdict = " (AWS's figure; lifted here)"
+        else:
+            verdict = f" (goal {GOAL_FRACTION:.0%}: {'met' if rate['goal_met'] else 'NOT met'})"
+        lines += [
+            f"  {key}: {rate['count']} in {rate['first_to_last_s']} s ({source}, first to "
+            f"last): {rate['per_s']}/s = {share} of {rate['quota']}'s {rate['quota_per_s']}/s"
+            + verdict,
+            f"    gap between consecutive ones: {seconds(rate['gap_s'])}",
+        ]
+    gets, retries = found["get_calls_during_decisions"], found["retries"]
+    lines += [
+        f"  GetAutomationExecution calls from the first signal to the last workflow's end: "
+        f"{gets['total']} ({gets['per_decision']} per decision) {gets['by_caller']}",
+        f"  SSM calls then: {found['ssm_calls_during_decisions']}"
+        + (
+            " (the scheduled sweep paused: --pause-scheduled-sweep)"
+            if found["scheduled_sweep_paused_during_decisions"]
+            else ""
+        ),
+        f"  retries: throttled by SSM {retries['throttled_by_ssm'] or 0}; ApprovalStartThrottled "
+        f"{retries['approval_start_throttled']}; receive_result errors (events retried) "
+        f"{retries['receive_result_errors'] or 0}; sweeps deferred for the rate "
+        f"{retries['sweeps_deferred']}; signals sent again (step not waiting yet, throttled) "
+        f"{retries['signals_sent_again']}",
+    ]
+    return lines

@@ -123,13 +123,17 @@ def _value_size(value: dict[str, Any]) -> int:
 
 
 def records_table(gate: BurstGate, measured: Measured) -> None:
-    """The largest approval record and idempotency record (they share the table), and how
-    many idempotency records the run left (each is one PutItem and one UpdateItem)."""
+    """The largest approval record and idempotency record (they share the table with the
+    pacing's slots, left out), and how many idempotency records the run left (each is one
+    PutItem and one UpdateItem)."""
     sizes: dict[str, int] = defaultdict(int)
     paginator = gate.client("dynamodb").get_paginator("scan")
     for page in paginator.paginate(TableName=gate.outputs["approvals_table_name"]):
         for item in page["Items"]:
-            kind = "records" if item["pk"]["S"].startswith("approval#") else "idempotency"
+            key = item["pk"]["S"]
+            if key.startswith("pacer#"):
+                continue  # one item per SSM action, not per approval
+            kind = "records" if key.startswith("approval#") else "idempotency"
             sizes[kind] = max(sizes[kind], item_size(item))
             measured.idempotency_records += kind == "idempotency"
     measured.item_bytes = dict(sizes)

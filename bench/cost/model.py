@@ -157,8 +157,7 @@ def sweep_per_run(measured: Measured) -> dict[str, Any]:
 
 
 def idempotency_candidate(result: dict[str, Any], approvals: int) -> dict[str, Any]:
-    """Powertools' idempotency records on start and receive, per 1,000 approvals: the records
-    table's conditional writes already make each step exactly-once."""
+    """Powertools' idempotency records (receive_result's delivery), per 1,000 approvals."""
     detail = result["dynamodb_detail"]
     return {
         "calls": detail["idempotency_calls"] * 1000 / approvals,

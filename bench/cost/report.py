@@ -122,8 +122,9 @@ def sweep_table(sweep: dict[str, Any], local_minutes: int, default_minutes: int)
 
 def candidate_lines(candidate: dict[str, Any]) -> str:
     return (
-        "Candidate: Powertools' idempotency records on start and receive (the records "
-        "table's conditional writes already make each step exactly-once): per 1,000 "
+        "Kept: Powertools' idempotency records on receive_result's delivery (their "
+        "in-progress lock keeps the sweep from resuming a delivery the event path is making; "
+        "start_approval's were removed in 0.5.0): per 1,000 "
         f"approvals {candidate['calls']:,.0f} DynamoDB calls, {candidate['wru']:,.0f} WRU "
         f"({UNVERIFIED}), plus the Lambda time they take"
     )
