@@ -8,6 +8,8 @@ runs and fails: least_privilege_run.py.
 from __future__ import annotations
 
 import contextlib
+import json
+import time
 from collections.abc import Callable, Iterator
 
 from scripts.local_gate import LocalGate
@@ -164,6 +166,38 @@ def an_approval_queued_too_long(run: Run) -> None:
     run.logged(gate.outputs["sweep_function_name"], record["approval_id"])
 
 
+def a_reminder(run: Run) -> None:
+    """An approval that asks to be reminded after a minute, the shortest interval allowed:
+    the sweep publishes the reminder to the approvers' topic. The functions read the real
+    clock, so the scenario waits the minute (the record is left as the gate wrote it)."""
+    gate = run.gate
+    execution_arn = gate.start(
+        {
+            "message": "least privilege: remind the approvers",
+            "approvers": [gate.principal_arn("alice")],
+            "remind_after_seconds": 60,
+            "max_reminders": 1,
+        }
+    )
+    run.executions.append(execution_arn)
+    automation = run.waiting_automation(execution_arn)
+    run.notified(automation)
+    record = run.record_of(execution_arn) or {}
+    approval_id = record["approval_id"]
+    time.sleep(max(0.0, int(record["requested_epoch"]) + 61 - time.time()))
+
+    subject = f"Reminder 1 of 1: approval {approval_id} waits"
+
+    def reminded() -> bool:
+        return any(json.loads(m["Body"]).get("Subject") == subject for m in gate.notifications())
+
+    with sweep_enabled(gate):
+        gate.aws.api("/moto-api/sandbox/clock/advance", {"seconds": 60})
+        gate.aws.api("/moto-api/sandbox/schedules/fire", {})
+        run.wait(reminded, f"the approvers got no reminder of {approval_id}")
+    run.logged(gate.outputs["sweep_function_name"], "Reminder sent")
+
+
 SCENARIOS: dict[str, Callable[[Run], None]] = {
     "an approval": an_approval,
     "a failed start delivered again": a_failed_start_delivered_again,
@@ -171,6 +205,7 @@ SCENARIOS: dict[str, Callable[[Run], None]] = {
     "the same start twice": the_same_start_twice,
     "a lost event and the sweep": a_lost_event_and_the_sweep,
     "an approval queued too long": an_approval_queued_too_long,
+    "a reminder": a_reminder,
     "a stopped workflow": a_stopped_workflow,
     "a dead-lettered result and its redrive": a_dead_lettered_result_and_its_redrive,
     "a dead-lettered workflow end and its redrive": a_dead_lettered_workflow_end_and_its_redrive,

@@ -41,6 +41,7 @@ WORKFLOW_END_DEAD_LETTER = "a dead-lettered workflow end and its redrive"
 RETRIED_START = "a retried start that SSM refuses"
 ENDED_WHILE_STARTING = "a workflow that ends while its approval starts"
 EXPIRED = "an expired approval"
+REMINDER = "a reminder"
 
 # Findings (the reasons of the strict xfails).
 NO_ENVIRONMENT_DECRYPT_CHECK = (
@@ -60,6 +61,11 @@ STEPS_NEVER_TRUNCATED = (
     "not needed by the gate's document: receive_result calls DescribeAutomationStepExecutions "
     "only when GetAutomationExecution truncates StepExecutions, and the approval document "
     "has one step; no scenario can show it (keep it as a guard, or drop it)"
+)
+NO_PUBLISH_KEY_CHECK = (
+    "local AWS lacks the check: it authorises a role's own sns:Publish to an encrypted topic "
+    "without the topic key's kms:GenerateDataKey and kms:Decrypt (it checks them only for "
+    "the messages services send, such as SSM's); AWS requires both of the publisher"
 )
 NO_TELEMETRY_CHECK = (
     "local AWS lacks the check: its X-Ray daemon sends no telemetry records, so "
@@ -135,6 +141,8 @@ CASES: list[Case] = [
     Case("sweep_approvals", "ListPendingApprovals", SWEEP),
     Case("sweep_approvals", "FindFinishedAutomations", SWEEP),
     Case("sweep_approvals", "CancelQueuedAutomations", QUEUED_TOO_LONG),
+    Case("sweep_approvals", "RemindApprovers", REMINDER),
+    Case("sweep_approvals", "UseTopicKey", REMINDER, finding=NO_PUBLISH_KEY_CHECK),
     *_function_cases(
         "sweep_approvals", SWEEP, dead_letter=None, decrypt_finding=NO_ENVIRONMENT_DECRYPT_CHECK
     ),

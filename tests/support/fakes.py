@@ -4,7 +4,8 @@ meet the same rules as against AWS.
 
 - FakeApprovalRecords: approval_core.records.ApprovalRecords (conditional writes: a claim
   or a close of a record that is not PENDING raises RecordNotPending, a second callback
-  result CallbackAlreadyFinished, a write to a missing record LookupError).
+  result CallbackAlreadyFinished, a write to a missing record LookupError; a reminder's
+  claim from a count the record no longer holds, or off PENDING, returns None).
 - FakeAutomationLauncher: start_approval's AutomationLauncher (one automation per approval
   id: the ClientToken and the approval tag give a retry the first automation back).
 - FakeAutomationSupervisor: receive_result's AutomationSupervisor (what SSM shows of an
@@ -125,6 +126,15 @@ class FakeApprovalRecords(_Journaled):
             decided_by=list(decided_by or []),
             delivered_by=delivered_by,
         )
+
+    def claim_reminder(self, approval_id: str, sent: int) -> ApprovalRecord | None:
+        self._note("claim_reminder")
+        record = self._records.get(approval_id)
+        if record is None:
+            raise LookupError(f"no approval record for approval id {approval_id}")
+        if record.status is not ApprovalStatus.PENDING or record.reminders_sent != sent:
+            return None
+        return self._update(approval_id, None, reminders_sent=sent + 1)
 
     def close(self, approval_id: str, reason: str, now: str) -> ApprovalRecord:
         self._note("close")

@@ -5,6 +5,8 @@ local AWS, scripts/local_gate.py.)"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from approval_core.records import ApprovalRecord
 from receive_result.logic.close_approvals import CloseApprovals
 from receive_result.logic.receive_result import ReceiveResult
@@ -15,6 +17,7 @@ from receive_result.models import (
     StepStatusEvent,
     WorkflowEndedEvent,
 )
+from receive_result.reminders import Reminder
 from receive_result.settings import Settings as ReceiveSettings
 from start_approval.logic.start_approval import StartApproval
 from start_approval.models import ApprovalRequest, StartedApproval, TaskInvocation
@@ -61,6 +64,7 @@ class InMemoryGate:
         self.supervisor = FakeAutomationSupervisor(self.automations, self.journal)
         self.callbacks = FakeWorkflowCallbacks(self.journal)
         self.sleeps: list[float] = []  # the pauses before SSM is read again
+        self.reminders: list[Reminder] = []  # what the sweep published to the approvers
         self.starter = StartApproval(
             records=self.records,
             automation=self.launcher,
@@ -82,8 +86,13 @@ class InMemoryGate:
             clock=self.clock,
         )
 
-    def sweeper(self, max_queued_seconds: int = MAX_QUEUED_SECONDS) -> SweepApprovals:
-        """sweep_approvals as its handler wires it: through the event path's delivery."""
+    def sweeper(
+        self,
+        max_queued_seconds: int = MAX_QUEUED_SECONDS,
+        remind: Callable[[Reminder], None] | None = None,
+    ) -> SweepApprovals:
+        """sweep_approvals as its handler wires it: through the event path's delivery;
+        reminders go to `self.reminders` unless `remind` is given."""
         return SweepApprovals(
             self.records,
             self.supervisor,
@@ -91,6 +100,7 @@ class InMemoryGate:
             lambda decision: self.deliver(decision, via="sweep"),
             max_queued_seconds=max_queued_seconds,
             clock=self.clock,
+            remind=remind or self.reminders.append,
         )
 
     def invocation(
@@ -105,10 +115,12 @@ class InMemoryGate:
             request=request,
         )
 
-    def start(self, run: str = "run-1", token: str = "token-1") -> StartedApproval:
+    def start(
+        self, run: str = "run-1", token: str = "token-1", request: ApprovalRequest = REQUEST
+    ) -> StartedApproval:
         """A workflow waits on `token` and start_approval asks for its approval."""
         self.callbacks.wait(token)
-        return self.starter.start(self.invocation(run, token))
+        return self.starter.start(self.invocation(run, token, request))
 
     def decide(
         self,

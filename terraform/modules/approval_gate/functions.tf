@@ -14,6 +14,12 @@ locals {
     SSM_PACING_MAX_WAIT_SECONDS = tostring(max(0, var.lambda_timeout_seconds - 15))
   }
 
+  # A request's default reminder interval; not set: no reminders unless the request asks.
+  reminder_environment = {
+    for name, seconds in { REMIND_AFTER_SECONDS = var.remind_after_seconds } :
+    name => tostring(seconds) if seconds != null
+  }
+
   # receive_result's code runs three functions (delivery, sweep, closing): one configuration.
   receive_result_environment = merge(local.pacing_environment, {
     APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
@@ -39,7 +45,8 @@ locals {
         APPROVAL_TIMEOUT_SECONDS       = tostring(var.approval_timeout_seconds)
         RECORD_RETENTION_DAYS          = tostring(var.record_retention_days)
         PREVENT_SELF_APPROVAL          = tostring(var.prevent_self_approval)
-      })
+        MAX_REMINDERS                  = tostring(var.max_reminders)
+      }, local.reminder_environment)
       policy_json          = data.aws_iam_policy_document.start_approval.json
       reserved_concurrency = var.start_approval_reserved_concurrency
       # Invoked synchronously by the state machine: a failure returns to the Task.
@@ -60,10 +67,12 @@ locals {
     sweep_approvals = {
       service     = "receive_result"
       handler     = "receive_result.handlers.sweep_approvals.lambda_handler"
-      description = "Every ${var.sweep_interval_minutes} min: delivers the decisions of ${local.document_name} whose event was lost."
-      # The sweep also cancels approvals queued too long by SSM (0: never).
+      description = "Every ${var.sweep_interval_minutes} min: delivers the decisions of ${local.document_name} whose event was lost, reminds approvers."
+      # The sweep also cancels approvals queued too long by SSM (0: never), and reminds the
+      # approvers on the topic SSM notified them on.
       environment = merge(local.receive_result_environment, {
         MAX_QUEUED_SECONDS          = tostring(var.max_queued_seconds)
+        NOTIFICATION_TOPIC_ARN      = aws_sns_topic.notification.arn
         SSM_PACING_MAX_WAIT_SECONDS = tostring(min(10, max(0, var.lambda_timeout_seconds - 15)))
       })
       policy_json = data.aws_iam_policy_document.sweep_approvals.json

@@ -210,6 +210,25 @@ data "aws_iam_policy_document" "sweep_approvals" {
     actions   = ["ssm:StopAutomationExecution"]
     resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
   }
+
+  statement {
+    # Reminders go where SSM sent the request: the approvers' subscriptions.
+    sid       = "RemindApprovers"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notification.arn]
+  }
+
+  dynamic "statement" {
+    # The topic is encrypted: publishing to it encrypts with its key.
+    for_each = local.kms_key_given ? [local.kms_key_arn] : []
+    content {
+      sid       = "UseTopicKey"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
 }
 
 # close_approvals: closes the approvals of workflows that ended, cancels their automations.

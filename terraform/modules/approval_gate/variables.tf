@@ -314,6 +314,28 @@ variable "prevent_self_approval" {
   default     = true
 }
 
+variable "remind_after_seconds" {
+  description = "Default reminder interval of a request that gives no remind_after_seconds: while nobody has decided, the sweep reminds the approvers (on the notification topic) after this many seconds and again after each further interval, up to max_reminders times; a reminder comes up to sweep_interval_minutes late. null (default): no reminders unless a request asks for them."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.remind_after_seconds == null || (try(var.remind_after_seconds >= 60 && var.remind_after_seconds <= 2592000 && floor(var.remind_after_seconds) == var.remind_after_seconds, false))
+    error_message = "remind_after_seconds must be null (no reminders by default) or a whole number of seconds from 60 to 2592000 (30 days)."
+  }
+}
+
+variable "max_reminders" {
+  description = "Default bound on the reminders of a request that gives no max_reminders: 0 (none) to 10."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.max_reminders >= 0 && var.max_reminders <= 10 && floor(var.max_reminders) == var.max_reminders
+    error_message = "max_reminders must be a whole number from 0 to 10."
+  }
+}
+
 variable "ssm_api_rate_quotas" {
   description = "The account's SSM API rate quotas (calls per second per account and Region; docs/aws-behaviour.md#ssm-api-rate-quotas) that the functions pace their calls to, by action: every function instance takes its turn through a slot kept in the records table, so a burst runs at the rate instead of into ThrottlingException. Raise one where the account's quota was raised; an action left out is not paced."
   type        = map(number)

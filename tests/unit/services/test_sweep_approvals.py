@@ -1,7 +1,8 @@
 """sweep_approvals' logic (SweepApprovals) on in-memory fakes, through the event path's own
 idempotent delivery as the handler wires it: decisions whose event was lost are delivered
 once, automations SSM keeps queued are counted, and one queued past MAX_QUEUED_SECONDS is
-cancelled and its workflow told Approval.NotStarted, once."""
+cancelled and its workflow told Approval.NotStarted, once; approvers of an approval still
+undecided are reminded when its request asks for it, once per interval, up to its bound."""
 
 import dataclasses
 
@@ -10,8 +11,9 @@ import pytest
 from approval_core.environment import ConfigurationError
 from approval_core.records import ApprovalStatus, CallbackStatus
 from receive_result.models import ApproverDecision, SweepReport
+from receive_result.reminders import MESSAGE_LIMIT, Reminder, ReminderNotSent
 from receive_result.settings import Settings
-from tests.support.in_memory_gate import ALICE, MAX_QUEUED_SECONDS, InMemoryGate
+from tests.support.in_memory_gate import ALICE, BOB, MAX_QUEUED_SECONDS, REQUEST, InMemoryGate
 
 APPROVE = ApproverDecision(ALICE, "Approve", "fine")
 
@@ -218,3 +220,159 @@ def test_max_queued_seconds_defaults_to_an_hour():
     environ = {"APPROVALS_TABLE_NAME": "t", "APPROVAL_DOCUMENT_NAME": "d"}
     assert Settings.from_environment(environ).max_queued_seconds == 3600
     assert Settings.from_environment(environ | {"MAX_QUEUED_SECONDS": "0"}).max_queued_seconds == 0
+
+
+# --- reminders ---------------------------------------------------------------------------------
+
+REMINDED = dataclasses.replace(REQUEST, remind_after_seconds=600, max_reminders=2, requested_by=BOB)
+
+
+def test_the_first_reminder_is_sent_when_due_and_not_before(gate: InMemoryGate):
+    started = gate.start(request=REMINDED)
+    gate.clock.advance(599)
+    gate.sweeper().run()
+    assert gate.reminders == []
+
+    gate.clock.advance(1)
+    gate.sweeper().run()
+
+    [reminder] = gate.reminders
+    assert (reminder.approval_id, reminder.number, reminder.of) == (started.approval_id, 1, 2)
+    assert (reminder.waited_seconds, reminder.requested_by) == (600, BOB)
+    text = reminder.text()
+    for words in (
+        f"Reminder 1 of 2: approval {started.approval_id} still waits",
+        "(asked 10 min ago)",
+        f"Requested by {BOB}.",
+        "Ship it?",
+        f'approvals approve {started.approval_id} -m "your comment"',
+        f'approvals reject {started.approval_id} -m "your comment"',
+    ):
+        assert words in text
+    assert reminder.subject == f"Reminder 1 of 2: approval {started.approval_id} waits"
+    assert gate.record(started.approval_id).reminders_sent == 1
+
+    gate.sweeper().run()  # the same interval again: nothing more
+    assert len(gate.reminders) == 1
+
+
+def test_reminders_stop_at_max_reminders(gate: InMemoryGate):
+    started = gate.start(request=REMINDED)
+    for _ in range(10):
+        gate.clock.advance(300)
+        gate.sweeper().run()
+
+    assert [(r.number, r.waited_seconds) for r in gate.reminders] == [(1, 600), (2, 1200)]
+    assert gate.record(started.approval_id).reminders_sent == 2
+    assert gate.record(started.approval_id).status is ApprovalStatus.PENDING
+
+
+def test_two_overlapping_sweeps_send_one_reminder(gate: InMemoryGate):
+    """Both find reminder 1 due; the second finishes first; the first one's claim (from 0
+    reminders sent) then fails: one reminder."""
+    started = gate.start(request=REMINDED)
+    gate.clock.advance(600)
+    get = gate.records.get
+    overlapping = []
+
+    def read_while_another_sweep_runs(approval_id):
+        record = get(approval_id)
+        if not overlapping:
+            overlapping.append(approval_id)
+            gate.sweeper().run()
+        return record
+
+    gate.records.get = read_while_another_sweep_runs
+
+    gate.sweeper().run()
+
+    assert [r.number for r in gate.reminders] == [1]
+    assert gate.record(started.approval_id).reminders_sent == 1
+
+
+def test_a_decided_approval_gets_no_reminder(gate: InMemoryGate):
+    decided = gate.start("run-1", "token-1", REMINDED)
+    gate.decide(decided.automation_execution_id, "Approved", APPROVE)
+    gate.clock.advance(600)
+
+    report = gate.sweeper().run()
+
+    assert report.delivered == (decided.approval_id,)
+    gate.clock.advance(600)
+    gate.sweeper().run()
+    assert gate.reminders == []
+
+
+def test_an_approval_decided_while_the_sweep_looks_gets_no_reminder(gate: InMemoryGate):
+    """SSM still shows the automation waiting, but the record is decided when it is read."""
+    started = gate.start(request=REMINDED)
+    gate.clock.advance(600)
+    get = gate.records.get
+
+    def decided_meanwhile(approval_id):
+        gate.records.claim_decision(approval_id, "Approved", "now")
+        return get(approval_id)
+
+    gate.records.get = decided_meanwhile
+
+    gate.sweeper().run()
+
+    assert gate.reminders == []
+    assert gate.record(started.approval_id).reminders_sent == 0
+
+
+def test_a_young_approval_costs_no_read_and_one_without_reminders_gets_none(gate: InMemoryGate):
+    gate.start("run-1", "token-1")  # no reminders asked
+    gate.clock.advance(59)
+    gate.journal.clear()
+    gate.sweeper().run()
+    assert "records.get" not in gate.journal
+
+    gate.clock.advance(10 * 86400)
+    gate.journal.clear()
+    gate.sweeper().run()
+    assert gate.journal.count("records.get") == 1  # read to learn that it asks for none
+    assert gate.reminders == []
+
+
+def test_a_queued_approval_gets_no_reminder(gate: InMemoryGate):
+    started = gate.start(request=REMINDED)
+    gate.automations[started.automation_execution_id].status = "Pending"
+    gate.clock.advance(600)
+
+    gate.sweeper(max_queued_seconds=0).run()
+
+    assert gate.reminders == []
+
+
+def test_a_reminder_sns_refused_stays_counted_and_the_next_comes_on_time(gate: InMemoryGate):
+    started = gate.start(request=REMINDED)
+    gate.clock.advance(600)
+    refusals = [ReminderNotSent("throttled")]
+
+    def refuse_once(reminder):
+        if refusals:
+            raise refusals.pop()
+        gate.reminders.append(reminder)
+
+    sweep = gate.sweeper(remind=refuse_once)
+    sweep.run()
+    sweep.run()
+    assert gate.reminders == []
+    assert gate.record(started.approval_id).reminders_sent == 1
+
+    gate.clock.advance(600)
+    sweep.run()
+    assert [r.number for r in gate.reminders] == [2]
+
+
+def test_a_long_message_is_cut_in_a_reminder_and_says_where_it_is_whole():
+    reminder = Reminder("id-1", 1, 3, 7200 + 300, "x" * 5000)
+
+    text = reminder.text()
+
+    assert "x" * MESSAGE_LIMIT in text
+    assert "x" * (MESSAGE_LIMIT + 1) not in text
+    assert "(cut: `approvals show id-1` has it whole)" in text
+    assert "(asked 2 h 5 min ago)" in text
+    assert "Requested by" not in text

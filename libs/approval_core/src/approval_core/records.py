@@ -52,6 +52,16 @@ PENDING_INDEX = "pending"
 AWAITING_ATTRIBUTE = "awaiting"
 _AWAITING_DECISION = "decision"
 _RECORD_PREFIX = "approval#"
+# The record's optional whole numbers (DynamoDB gives numbers back as Decimal).
+_OPTIONAL_NUMBERS = (
+    "min_required_approvals",
+    "remind_after_seconds",
+    "max_reminders",
+    "reminders_sent",
+)
+# The shortest reminder interval a request or a deployment may set: the sweep reads no
+# record younger than this to see whether a reminder is due.
+MIN_REMIND_AFTER_SECONDS = 60
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -96,6 +106,11 @@ class ApprovalRecord:
     requested_by: str | None = None  # as the workflow declared it (self-declared)
     decided_by: list[dict[str, str | None]] | None = None  # approver, decision, comment, decided_at
     delivered_by: str | None = None  # the function that claimed the decision
+    # Reminders (the sweep sends them while PENDING): the effective interval (None: none)
+    # and bound, and how many were claimed so far (0 from the start when reminders are on).
+    remind_after_seconds: int | None = None
+    max_reminders: int | None = None
+    reminders_sent: int | None = None
 
     @property
     def key(self) -> Item:
@@ -124,8 +139,9 @@ class ApprovalRecord:
         }
         for name in ("requested_epoch", "expiration"):
             values[name] = int(values[name])
-        if values.get("min_required_approvals") is not None:
-            values["min_required_approvals"] = int(values["min_required_approvals"])
+        for name in _OPTIONAL_NUMBERS:
+            if values.get(name) is not None:
+                values[name] = int(values[name])
         values["status"] = ApprovalStatus(values["status"])
         if values.get("callback"):
             values["callback"] = CallbackStatus(values["callback"])
@@ -234,6 +250,21 @@ class ApprovalRecords:
             require_status=ApprovalStatus.PENDING,
         )
 
+    def claim_reminder(self, approval_id: str, sent: int) -> ApprovalRecord | None:
+        """reminders_sent `sent` -> `sent` + 1, only while PENDING and only from `sent`: of
+        two sweeps that both found the reminder due, one claims it (the record as it now
+        is), the other gets None and sends nothing."""
+        try:
+            return self._update(
+                approval_id,
+                "SET reminders_sent = :claimed",
+                {":claimed": sent + 1, ":sent": sent},
+                require_status=ApprovalStatus.PENDING,
+                condition="reminders_sent = :sent",
+            )
+        except RecordNotPending:  # decided meanwhile, or another sweep claimed it first
+            return None
+
     def close(self, approval_id: str, reason: str, now: str) -> ApprovalRecord:
         """PENDING -> CLOSED: the workflow ended before a decision. Raises RecordNotPending
         when the record has left PENDING (decided, or closed before)."""
@@ -306,23 +337,28 @@ class ApprovalRecords:
         values: Mapping[str, object],
         require_status: ApprovalStatus | None = None,
         require_callback: CallbackStatus | None = None,
+        condition: str | None = None,
     ) -> ApprovalRecord:
+        """`condition`: one more condition the record must meet (its failure raises as the
+        required status's does)."""
         names = {"#pk": KEY_ATTRIBUTE}
-        condition = "attribute_exists(#pk)"
+        required = "attribute_exists(#pk)"
+        if condition:
+            required += f" AND {condition}"
         if "#status" in expression or require_status:
             names["#status"] = "status"
         if require_status:
-            condition += " AND #status = :required"
+            required += " AND #status = :required"
             values = {**values, ":required": require_status.value}
         if require_callback:
-            condition += " AND callback = :required_callback"
+            required += " AND callback = :required_callback"
             values = {**values, ":required_callback": require_callback.value}
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=record_key(approval_id),
                 UpdateExpression=expression,
-                ConditionExpression=condition,
+                ConditionExpression=required,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
                 ReturnValues="ALL_NEW",

@@ -25,6 +25,14 @@ class ApprovalRequest:
     requested_by: str | None = None
     # Approver entries left out because they could be the requester (prevent_self_approval).
     left_out: tuple[str, ...] = ()
+    # Reminders while nobody decides (the sweep sends them): every `remind_after_seconds`
+    # (None: no reminders), at most `max_reminders` times.
+    remind_after_seconds: int | None = None
+    max_reminders: int = 0
+
+    @property
+    def reminds(self) -> bool:
+        return self.remind_after_seconds is not None and self.max_reminders > 0
 
 
 @dataclass(frozen=True)

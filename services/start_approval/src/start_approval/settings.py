@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 
 from approval_core.environment import ConfigurationError, Environment
 from approval_core.pacing import PacingSettings
+from approval_core.records import MIN_REMIND_AFTER_SECONDS
 from start_approval.errors import InvalidApprovalRequest
 
 DEFAULT_TIMEOUT_SECONDS = 604800  # aws:approve's own default: 7 days
 DEFAULT_RETENTION_DAYS = 30  # SSM keeps automation history 30 days
+DEFAULT_MAX_REMINDERS = 3
+_MOST_REMINDERS = 10  # the request schema's bound too (payload.schema.json)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,10 @@ class Settings:
     record_retention_days: int
     # A requester is never asked to approve their own request (README, Separation of duties).
     prevent_self_approval: bool = True
+    # Reminders unless the request says otherwise: every remind_after_seconds (None: none),
+    # at most max_reminders times.
+    remind_after_seconds: int | None = None
+    max_reminders: int = DEFAULT_MAX_REMINDERS
     # SSM's rates this deployment keeps to (approval_core.pacing); none by default.
     pacing: PacingSettings = field(default_factory=PacingSettings.none)
 
@@ -58,5 +65,31 @@ class Settings:
                 "RECORD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, minimum=1
             ),
             prevent_self_approval=environment.boolean("PREVENT_SELF_APPROVAL", True),
+            remind_after_seconds=_remind_after_seconds(environment),
+            max_reminders=_max_reminders(environment),
             pacing=PacingSettings.from_environment(environment),
         )
+
+
+def _remind_after_seconds(environment: Environment) -> int | None:
+    """Not set: no reminders by default."""
+    raw = environment.optional("REMIND_AFTER_SECONDS")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < MIN_REMIND_AFTER_SECONDS:
+        raise ConfigurationError(
+            f"REMIND_AFTER_SECONDS (function environment) is {raw!r}: set it to a whole number "
+            f"of seconds, {MIN_REMIND_AFTER_SECONDS} or more, or leave it unset for no "
+            "reminders by default."
+        )
+    return int(raw)
+
+
+def _max_reminders(environment: Environment) -> int:
+    count = environment.integer("MAX_REMINDERS", DEFAULT_MAX_REMINDERS, minimum=0)
+    if count > _MOST_REMINDERS:
+        raise ConfigurationError(
+            f"MAX_REMINDERS (function environment) is {count}: set it to a whole number from "
+            f"0 to {_MOST_REMINDERS} (default {DEFAULT_MAX_REMINDERS})."
+        )
+    return count

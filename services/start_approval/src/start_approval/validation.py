@@ -114,8 +114,17 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
             description=request.get("description"),
             requested_by=requested_by,
             left_out=left_out,
+            # int(): JSON Schema counts 60.0 as an integer.
+            remind_after_seconds=_whole_or_none(
+                request.get("remind_after_seconds", settings.remind_after_seconds)
+            ),
+            max_reminders=int(request.get("max_reminders", settings.max_reminders)),
         ),
     )
+
+
+def _whole_or_none(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def _fields_used(event: Any) -> Any:

@@ -170,7 +170,7 @@ run "defaults" {
   assert {
     condition = (
       aws_dynamodb_table.approvals.hash_key == "pk" &&
-      toset(aws_dynamodb_table.approvals.global_secondary_index[*].name) == toset(["by_execution", "pending"]) &&
+      toset(aws_dynamodb_table.approvals.global_secondary_index[*].name) == toset(["by_execution", "pending", "by_status"]) &&
       aws_dynamodb_table.approvals.ttl[0].attribute_name == "expiration" &&
       aws_dynamodb_table.approvals.point_in_time_recovery[0].enabled &&
       aws_dynamodb_table.approvals.billing_mode == "PAY_PER_REQUEST"
@@ -261,6 +261,13 @@ run "lifecycle" {
       index.name == "pending" && index.projection_type == "INCLUDE" && try(toset(index.non_key_attributes), null) == toset(["approval_id", "automation_execution_id"])
     ])
     error_message = "The pending index leaves the task token out."
+  }
+  assert {
+    condition = anytrue([
+      for index in aws_dynamodb_table.approvals.global_secondary_index :
+      index.name == "by_status" && index.projection_type == "INCLUDE" && !contains(coalesce(index.non_key_attributes, ["task_token"]), "task_token")
+    ])
+    error_message = "The by_status index (the approvals command line) leaves the task token out."
   }
 }
 

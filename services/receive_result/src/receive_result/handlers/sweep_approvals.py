@@ -1,25 +1,33 @@
 """The sweep_approvals function (EventBridge schedule): decisions whose event was lost
-delivered, approvals SSM keeps queued counted (and given up past MAX_QUEUED_SECONDS). Its
-logic: logic/sweep_approvals.py."""
+delivered, approvals SSM keeps queued counted (and given up past MAX_QUEUED_SECONDS),
+approvers reminded of what they have not decided (to NOTIFICATION_TOPIC_ARN). Its logic:
+logic/sweep_approvals.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+import boto3
 
-from approval_core.clients import client
+from approval_core.clients import RETRY_CONFIG, client
+from approval_core.environment import Environment
 from receive_result.delivery import DeliveryParts, idempotency_config, wire_delivery
 from receive_result.logic.sweep_approvals import SweepApprovals
 from receive_result.observability import logger, metrics, tracer
+from receive_result.reminders import ApproverReminders, Reminder
 from receive_result.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: not imported at a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Created during initialisation, reused by every invocation of this environment.
 _ssm = client("ssm")
 _dynamodb = client("dynamodb")
 _stepfunctions = client("stepfunctions")
+_sns = boto3.client("sns", config=RETRY_CONFIG)  # reminders (approval_core.clients: no sns stub)
 _idempotency_config = idempotency_config()
 
 # Time kept back from a sweep for the last delivery to finish and the metrics to flush
@@ -50,8 +58,15 @@ def _app() -> _App:
         delivery.receiver,
         lambda decision: delivery.deliver(decision=decision, via="sweep"),
         max_queued_seconds=settings.max_queued_seconds,
+        remind=_reminders(),
     )
     return _App(delivery, sweep)
+
+
+def _reminders() -> Callable[[Reminder], None] | None:
+    """The topic SSM notifies the approvers on; not set: no reminders."""
+    topic_arn = Environment().optional("NOTIFICATION_TOPIC_ARN")
+    return ApproverReminders(_sns, topic_arn).send if topic_arn else None
 
 
 @logger.inject_lambda_context(log_event=True)  # a scheduled event carries nothing secret

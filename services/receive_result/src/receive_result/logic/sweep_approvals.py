@@ -2,7 +2,10 @@
 so every interval the pending approvals whose automation has finished are delivered as their
 event would have been (docs/aws-behaviour.md#eventbridge-ssm-events). It also watches the
 automations SSM keeps queued past the account's concurrent-automation quota: they are
-counted, and one queued too long is cancelled and its workflow told (Approval.NotStarted)."""
+counted, and one queued too long is cancelled and its workflow told (Approval.NotStarted).
+And it reminds the approvers of an approval still undecided when its request asked for
+reminders (remind_after_seconds, max_reminders): one reminder per interval, each claimed on
+the record before it is sent, so overlapping sweeps never send one twice."""
 
 from __future__ import annotations
 
@@ -14,17 +17,26 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 
-from approval_core.automations import QUEUED_STATUS, is_terminal
+from approval_core.automations import NON_TERMINAL_STATUSES, QUEUED_STATUS, is_terminal
 from approval_core.clock import utc_now
 from approval_core.pacing import SsmRateExceeded
-from approval_core.records import ApprovalRecord, ApprovalRecords, ApprovalStatus, PendingApproval
+from approval_core.records import (
+    MIN_REMIND_AFTER_SECONDS,
+    ApprovalRecord,
+    ApprovalRecords,
+    ApprovalStatus,
+    PendingApproval,
+)
 from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.logic.receive_result import ReceiveResult
 from receive_result.models import Decision, Delivery, Outcome, SweepReport
 from receive_result.observability import logger, metrics
+from receive_result.reminders import Reminder, ReminderNotSent
 
 # A delivery result that this sweep made itself (not one the idempotency store returned).
 _ANSWERED = ("DELIVERED", "REFUSED")
+# An automation in one of these asks (or is about to ask) its approvers: reminders are for it.
+_ASKING = NON_TERMINAL_STATUSES - {QUEUED_STATUS}
 
 
 class SweepApprovals:
@@ -35,7 +47,11 @@ class SweepApprovals:
     (docs/aws-behaviour.md#dynamodb-gsi-eventual-consistency): every approval it lists is
     re-read from the table (GetItem, consistent) before anything is done for it, so an
     entry that no longer waits costs no SSM read and calls nobody back; an approval the
-    index does not show yet is found by the next sweep."""
+    index does not show yet is found by the next sweep.
+
+    `remind` sends a reminder (None: this deployment sends none). Only an approval whose
+    automation asks its approvers and whose request is at least MIN_REMIND_AFTER_SECONDS
+    old (the index gives its age) is re-read to see whether a reminder is due."""
 
     def __init__(
         self,
@@ -45,6 +61,7 @@ class SweepApprovals:
         deliver: Callable[[Decision], Delivery],
         max_queued_seconds: int,
         clock: Callable[[], datetime] = utc_now,
+        remind: Callable[[Reminder], None] | None = None,
     ):
         self._records = records
         self._automation = automation
@@ -52,6 +69,7 @@ class SweepApprovals:
         self._deliver = deliver
         self._max_queued_seconds = max_queued_seconds
         self._clock = clock
+        self._remind = remind
 
     def run(self, has_time: Callable[[], bool] = lambda: True) -> SweepReport:
         """Sweeps until done or until `has_time()` is False (the function's remaining time);
@@ -70,11 +88,16 @@ class SweepApprovals:
         metrics.add_metric(name="ApprovalsQueued", unit=MetricUnit.Count, value=len(queued))
         now = self._clock()
         overdue = [p for p in queued if self._queued_too_long(p, now)]
+        asking = [p for i, p in started.items() if statuses.get(i) in _ASKING]
+        may_remind = [p for p in asking if self._reminder_may_be_due(p, now)]
         delivered: list[str] = []
         not_started: list[str] = []
-        work = [(p, self._deliver_finished, delivered) for p in finished] + [
-            (p, self._give_up_queued, not_started) for p in overdue
-        ]
+        reminded: list[str] = []
+        work = (
+            [(p, self._deliver_finished, delivered) for p in finished]
+            + [(p, self._give_up_queued, not_started) for p in overdue]
+            + [(p, self._send_reminder, reminded) for p in may_remind]
+        )
         unchecked = 0
         for index, (approval, act, done) in enumerate(work):
             if not has_time():
@@ -101,6 +124,7 @@ class SweepApprovals:
                     "delivered": len(delivered),
                     "queued": len(queued),
                     "not_started": len(not_started),
+                    "reminded": len(reminded),
                 },
             )
         return SweepReport(
@@ -181,6 +205,65 @@ class SweepApprovals:
         )
         return True
 
+    def _reminder_may_be_due(self, approval: PendingApproval, now: datetime) -> bool:
+        """No request may ask for a reminder sooner than MIN_REMIND_AFTER_SECONDS: a younger
+        approval costs no read."""
+        return self._remind is not None and (
+            _seconds_since(approval.requested_epoch, now) >= MIN_REMIND_AFTER_SECONDS
+        )
+
+    def _send_reminder(self, approval: PendingApproval, now: datetime) -> bool:
+        """Reminder n (reminders_sent + 1) once its time has come (n intervals after the
+        request), up to max_reminders: claimed on the record first (only while PENDING and
+        only from n - 1), then published. True when this sweep sent it."""
+        if self._remind is None:
+            return False
+        record = self._still_waiting(approval)
+        if record is None or record.status is not ApprovalStatus.PENDING:
+            return False
+        waited = _seconds_since(record.requested_epoch, now)
+        if not _reminder_due(record, waited):
+            return False
+        sent = record.reminders_sent or 0
+        if self._records.claim_reminder(record.approval_id, sent) is None:
+            logger.info(
+                "Reminder not sent: decided meanwhile, or another sweep claimed it",
+                extra={"approval_id": record.approval_id, "reminder": sent + 1},
+            )
+            return False
+        reminder = Reminder(
+            approval_id=record.approval_id,
+            number=sent + 1,
+            of=record.max_reminders or 0,
+            waited_seconds=waited,
+            message=record.message or "",
+            requested_by=record.requested_by,
+        )
+        try:
+            self._remind(reminder)
+        except ReminderNotSent as error:
+            # Claimed, so counted: a reminder is sent at most once, never twice.
+            logger.warning(
+                "Reminder claimed but not sent (SNS refused it); the next one is sent on time",
+                extra={
+                    "approval_id": record.approval_id,
+                    "reminder": sent + 1,
+                    "error": str(error),
+                },
+            )
+            return False
+        metrics.add_metric(name="RemindersSent", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "Reminder sent",
+            extra={
+                "approval_id": record.approval_id,
+                "reminder": reminder.number,
+                "max_reminders": reminder.of,
+                "waited_seconds": waited,
+            },
+        )
+        return True
+
     def _still_waiting(self, approval: PendingApproval) -> ApprovalRecord | None:
         """The approval's record as the table has it now, when it still waits for its
         decision or for its callback to finish; None for an index entry that is stale."""
@@ -220,6 +303,13 @@ def _rate_taken(busy: SsmRateExceeded, unchecked: int) -> None:
         "Sweep stopped: SSM's rate is taken by deliveries under way; the next one continues",
         extra={"unchecked": unchecked, "action": busy.action},
     )
+
+
+def _reminder_due(record: ApprovalRecord, waited: int) -> bool:
+    sent, interval = record.reminders_sent, record.remind_after_seconds
+    if sent is None or not interval or sent >= (record.max_reminders or 0):
+        return False
+    return waited >= interval * (sent + 1)
 
 
 def _seconds_since(epoch: int, now: datetime) -> int:

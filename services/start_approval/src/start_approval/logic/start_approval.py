@@ -38,6 +38,7 @@ class StartApproval:
         ClientToken (or the automation's tag, AutomationLauncher.start)."""
         now = self._clock()
         approval_id = invocation.approval_id
+        request = invocation.request
         requested_epoch = int(now.timestamp())
         record = ApprovalRecord(
             approval_id=approval_id,
@@ -54,6 +55,10 @@ class StartApproval:
             approvers=list(invocation.request.approvers),
             min_required_approvals=invocation.request.min_required_approvals,
             requested_by=invocation.request.requested_by,
+            # Absent when nobody is reminded: the sweep skips a record without an interval.
+            remind_after_seconds=request.remind_after_seconds if request.reminds else None,
+            max_reminders=request.max_reminders if request.reminds else None,
+            reminders_sent=0 if request.reminds else None,
         )
         try:
             stored = self._records.create_or_refresh(record)
@@ -103,6 +108,8 @@ class StartApproval:
                 "min_required_approvals": invocation.request.min_required_approvals,
                 "requested_by": invocation.request.requested_by,
                 "left_out_as_requester": list(invocation.request.left_out),
+                "remind_after_seconds": record.remind_after_seconds,
+                "max_reminders": record.max_reminders,
             },
         )
         return StartedApproval(
