@@ -141,7 +141,7 @@ CASES: list[Case] = [
     Case("sweep_approvals", "ListPendingApprovals", SWEEP),
     Case("sweep_approvals", "FindFinishedAutomations", SWEEP),
     Case("sweep_approvals", "CancelQueuedAutomations", QUEUED_TOO_LONG),
-    Case("sweep_approvals", "RemindApprovers", REMINDER),
+    Case("sweep_approvals", "NotifyApprovers", REMINDER),
     Case("sweep_approvals", "UseTopicKey", REMINDER, finding=NO_PUBLISH_KEY_CHECK),
     *_function_cases(
         "sweep_approvals", SWEEP, dead_letter=None, decrypt_finding=NO_ENVIRONMENT_DECRYPT_CHECK

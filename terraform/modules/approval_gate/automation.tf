@@ -28,7 +28,8 @@ resource "aws_iam_role" "automation" {
   tags                 = local.tags
 }
 
-data "aws_iam_policy_document" "automation" {
+# Publishing to the approvers' topic: the automation (the request) and the sweep (reminders).
+data "aws_iam_policy_document" "notify_approvers" {
   statement {
     sid       = "NotifyApprovers"
     effect    = "Allow"
@@ -37,6 +38,7 @@ data "aws_iam_policy_document" "automation" {
   }
 
   dynamic "statement" {
+    # The topic is encrypted: publishing to it encrypts with its key.
     for_each = local.kms_key_given ? [local.kms_key_arn] : []
     content {
       sid       = "UseTopicKey"
@@ -45,6 +47,10 @@ data "aws_iam_policy_document" "automation" {
       resources = [statement.value]
     }
   }
+}
+
+data "aws_iam_policy_document" "automation" {
+  source_policy_documents = [data.aws_iam_policy_document.notify_approvers.json]
 }
 
 resource "aws_iam_role_policy" "automation" {

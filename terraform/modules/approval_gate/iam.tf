@@ -176,8 +176,12 @@ data "aws_iam_policy_document" "receive_result" {
 
 # sweep_approvals: finds the decisions whose event was lost and delivers them.
 data "aws_iam_policy_document" "sweep_approvals" {
-  # The delivery is receive_result's own; the sweep has no dead-letter queue.
-  source_policy_documents = [data.aws_iam_policy_document.deliver_decisions.json]
+  # The delivery is receive_result's own; the sweep has no dead-letter queue. Reminders go
+  # where SSM sent the request: the approvers' topic.
+  source_policy_documents = [
+    data.aws_iam_policy_document.deliver_decisions.json,
+    data.aws_iam_policy_document.notify_approvers.json,
+  ]
 
   statement {
     # Every listed record is read again from the table: the index may lag.
@@ -209,25 +213,6 @@ data "aws_iam_policy_document" "sweep_approvals" {
     effect    = "Allow"
     actions   = ["ssm:StopAutomationExecution"]
     resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
-  }
-
-  statement {
-    # Reminders go where SSM sent the request: the approvers' subscriptions.
-    sid       = "RemindApprovers"
-    effect    = "Allow"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.notification.arn]
-  }
-
-  dynamic "statement" {
-    # The topic is encrypted: publishing to it encrypts with its key.
-    for_each = local.kms_key_given ? [local.kms_key_arn] : []
-    content {
-      sid       = "UseTopicKey"
-      effect    = "Allow"
-      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-      resources = [statement.value]
-    }
   }
 }
 
