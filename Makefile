@@ -70,12 +70,16 @@ install: $(VENV)/.installed install-tools ## Create .venv, .venv-tools and node_
 # One pytest run per layer, each timed (docs/benchmarks.md, "The test suite"); a layer with no
 # test left by PYTEST_ARGS (exit status 5) is not a failure. tests/aws skips without an account.
 TEST_LAYERS := unit functional e2e aws
+# The end-to-end files mostly wait (Terraform, SSM's rates, the approvers' minute), so they
+# run three at a time on two cores; each worker has its own local AWS.
+E2E_WORKERS ?= 3
 
 test: install ## Run every layer of tests: unit, functional (moto + local AWS), end to end (Terraform); prints each layer's time
 	@for layer in $(TEST_LAYERS); do \
 	  started=$$(date +%s); \
 	  status=0; \
-	  $(VENV_PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/$$layer $(PYTEST_ARGS) || status=$$?; \
+	  workers=$(PYTEST_WORKERS); [ $$layer = e2e ] && workers=$(E2E_WORKERS); \
+	  $(VENV_PYTHON) -m pytest -n $$workers --dist loadfile tests/$$layer $(PYTEST_ARGS) || status=$$?; \
 	  echo "== layer $$layer: $$(( $$(date +%s) - started )) s (pytest exit status $$status)"; \
 	  if [ $$status -ne 0 ] && [ $$status -ne 5 ]; then exit $$status; fi; \
 	done

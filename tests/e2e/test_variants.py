@@ -23,6 +23,7 @@ asserts it equals PROFILES and prints it in full):
 | reject_under_quorum     | 0        | 1       | 0        | 1         | 0       |
 | failed_notification     | 0        | 1       | 1        | 0         | 1       |
 | status_read_lag_reads   | 0        | 1       | 0        | 1         | 1       |
+| ssm_rate_burst_seconds  | 0        | 0       | 0        | 1         | 0       |
 | gsi_lag_seconds         | 0        | 1       | 1        | 0         | 0       |
 
 - rejection_status: 0 Failed, 1 Success, 2 Rejected, 3 CompletedWithFailure
@@ -37,6 +38,7 @@ asserts it equals PROFILES and prints it in full):
 - reject_under_quorum: 0 rejects_at_once, 1 rejects_when_quorum_unreachable
 - failed_notification: 0 fails_step, 1 waits_unannounced
 - status_read_lag_reads: 0 0, 1 2
+- ssm_rate_burst_seconds: 0 1, 1 10
 - gsi_lag_seconds: 0 0, 1 2
 
 Flows: approve; reject; 2-of-3 with one reject (and a duplicate approval); expiry (the
