@@ -203,6 +203,93 @@ class LocalGate:
                 received.append(message)
                 sqs.delete_message(QueueUrl=self._inbox, ReceiptHandle=message["ReceiptHandle"])
 
+    # The sweep
+    def sweep(
+        self,
+        later_by: float = 0,
+        not_before: float | None = None,
+        wait: bool = True,
+        timeout: float = 60,
+    ) -> datetime:
+        """One run of the sweep on the local AWS's clock, at least `later_by` seconds from now
+        and not before the epoch second `not_before`: its schedule is re-armed, the clock moved
+        past the schedule's next time and the schedule fired once; returns that time once the
+        sweep has ended. The sweep takes its event's time as its now
+        (docs/aws-behaviour.md#eventbridge-scheduled-events), so reminders, the grace left to
+        events on their way and queued give-ups are judged as of the moved clock, with no
+        wait. The rule is left as it was (enabled: the ticker keeps firing it). `wait=False`
+        returns once fired (the sweep's end is read from its logs, which a test may deny it)."""
+        events, rule = self.client("events"), self.outputs["sweep_rule_name"]
+        described = events.describe_rule(Name=rule)
+        interval = _rate_seconds(described["ScheduleExpression"])
+        if not_before is not None:  # + 1: the event's time is cut to the second
+            later_by = max(later_by, not_before + 1 - self.clock_now().timestamp() - interval)
+        events.disable_rule(Name=rule)
+        try:
+            if later_by > 0:
+                self.aws.api("/moto-api/sandbox/clock/advance", {"seconds": later_by})
+            events.enable_rule(Name=rule)  # its rate counts from here
+            self.aws.api("/moto-api/sandbox/clock/advance", {"seconds": interval})
+            self.aws.api("/moto-api/sandbox/schedules/fire", {})
+        finally:
+            if described["State"] != "ENABLED":
+                events.disable_rule(Name=rule)
+        # Fired by this call or just before by the ticker: either way the rule's last time.
+        [schedule] = [
+            listed
+            for listed in self.aws.api("/moto-api/sandbox/schedules", method="GET")["schedules"]
+            if listed["rule"] == described["Arn"]
+        ]
+        if wait:
+            wait_for(
+                lambda: self._sweep_ended(schedule["last_fired"]),
+                timeout,
+                f"the sweep due at {schedule['last_fired']} on the local AWS's clock did not end",
+            )
+        return datetime.fromisoformat(schedule["last_fired"].replace("Z", "+00:00"))
+
+    @property
+    def sweep_grace_seconds(self) -> int:
+        """How long the deployed sweep leaves a finished automation to its event."""
+        configuration = self.client("lambda").get_function_configuration(
+            FunctionName=self.outputs["sweep_function_name"]
+        )
+        return int(configuration["Environment"]["Variables"].get("SWEEP_GRACE_SECONDS", 60))
+
+    def clock_now(self) -> datetime:
+        """The local AWS's clock (ahead of the functions' real clock once a test moved it)."""
+        return datetime.fromisoformat(self.aws.api("/moto-api/sandbox/clock", method="GET")["now"])
+
+    def _sweep_ended(self, scheduled_time: str) -> bool:
+        """The invocation that got the schedule's event of `scheduled_time` has ended:
+        Lambda's END line of the request that logged that event."""
+        lines = self.log_lines(self.outputs["sweep_function_name"])
+        requests = set()
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            event = entry.get("message") if isinstance(entry, dict) else None
+            if isinstance(event, dict) and event.get("time") == scheduled_time:
+                requests.add(entry.get("function_request_id"))
+        return any(line.startswith(f"END RequestId: {r}") for r in requests for line in lines)
+
+    def log_lines(self, function_name: str) -> list[str]:
+        """Every line the function has logged, oldest stream first."""
+        logs, group = self.client("logs"), f"/aws/lambda/{function_name}"
+        try:
+            streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [
+            event["message"]
+            for stream in streams
+            for event in logs.get_log_events(
+                logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
+            )["events"]
+        ]
+
     # What happened
     def timeline(self, execution_arn: str, notifications: list[dict[str, Any]]) -> list[Event]:
         """Request, notification, decisions, callback and final state, in time order."""
@@ -280,6 +367,12 @@ def _utc(epoch: float) -> datetime:
     from datetime import UTC
 
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def _rate_seconds(expression: str) -> int:
+    """`rate(N minute(s)|hour(s)|day(s))` in seconds (the gate's sweep schedule is a rate)."""
+    value, unit = expression.removeprefix("rate(").removesuffix(")").split()
+    return int(value) * {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
 
 
 def wait_for(probe: Any, timeout: float, failure: str) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Callable, Iterator
 
 from scripts.local_gate import LocalGate
@@ -55,16 +54,6 @@ def sweep_disabled(gate: LocalGate) -> Iterator[None]:
         events.enable_rule(Name=rule)
 
 
-@contextlib.contextmanager
-def sweep_enabled(gate: LocalGate) -> Iterator[None]:
-    events, rule = gate.client("events"), gate.outputs["sweep_rule_name"]
-    events.enable_rule(Name=rule)
-    try:
-        yield
-    finally:
-        events.disable_rule(Name=rule)
-
-
 def a_lost_event_and_the_sweep(run: Run) -> None:
     """The decision's SSM event is lost; the next sweep delivers it."""
     gate = run.gate
@@ -76,10 +65,8 @@ def a_lost_event_and_the_sweep(run: Run) -> None:
     )
     gate.decide("alice", automation, "Approve", "fine")
     run.wait(lambda: run.automation_status(automation) != "Waiting", "the approval did not end")
-    with sweep_enabled(gate):
-        # A minute passes on the local AWS's clock: the sweep's schedule is due.
-        gate.aws.api("/moto-api/sandbox/clock/advance", {"seconds": 60})
-        gate.aws.api("/moto-api/sandbox/schedules/fire", {})
+    # Past the grace left to the event; the outcome, not the sweep's logs, says it ran.
+    gate.sweep(later_by=gate.sweep_grace_seconds, wait=False)
     run.approved_by(execution_arn, "alice")
     approval_id = (run.record_of(execution_arn) or {})["approval_id"]
     run.logged(gate.outputs["sweep_function_name"], approval_id)
@@ -123,8 +110,9 @@ def an_expired_approval(run: Run) -> None:
 def an_approval_queued_too_long(run: Run) -> None:
     """SSM keeps the automation queued (no slot under the account's concurrency quota)
     longer than the deployment's max_queued_seconds: the sweep cancels it and fails the
-    workflow with Approval.NotStarted. The functions read the real clock, so the record's
-    request time is set back an hour and a minute instead of waiting that long."""
+    workflow with Approval.NotStarted. The sweep judges as of its schedule's time, so it
+    runs an hour and a minute later on the local AWS's clock (the record is left as the gate
+    wrote it)."""
     gate = run.gate
     previous = gate.aws.api("/moto-api/sandbox/settings", method="GET")["sandbox"]
     gate.aws.api("/moto-api/sandbox/settings", {"sandbox": {"max_concurrent_executions": 0}})
@@ -139,16 +127,8 @@ def an_approval_queued_too_long(run: Run) -> None:
             run.automation_status(automation) == "Pending",
             f"the automation {automation} should be queued (Pending) past the quota",
         )
-        gate.client("dynamodb").update_item(
-            TableName=gate.outputs["approvals_table_name"],
-            Key={"pk": {"S": record["pk"]}},
-            UpdateExpression="SET requested_epoch = :then",
-            ExpressionAttributeValues={":then": {"N": str(int(record["requested_epoch"]) - 3660)}},
-        )
-        with sweep_enabled(gate):
-            gate.aws.api("/moto-api/sandbox/clock/advance", {"seconds": 60})
-            gate.aws.api("/moto-api/sandbox/schedules/fire", {})
-            execution = run.ended(execution_arn)
+        gate.sweep(not_before=int(record["requested_epoch"]) + 3660, wait=False)
+        execution = run.ended(execution_arn)
     finally:
         gate.aws.api(
             "/moto-api/sandbox/settings",
@@ -168,8 +148,8 @@ def an_approval_queued_too_long(run: Run) -> None:
 
 def a_reminder(run: Run) -> None:
     """An approval that asks to be reminded after a minute, the shortest interval allowed:
-    the sweep publishes the reminder to the approvers' topic. The functions read the real
-    clock, so the scenario waits the minute (the record is left as the gate wrote it)."""
+    the sweep, run a minute later on the local AWS's clock, publishes the reminder to the
+    approvers' topic (the record is left as the gate wrote it)."""
     gate = run.gate
     execution_arn = gate.start(
         {
@@ -184,17 +164,13 @@ def a_reminder(run: Run) -> None:
     run.notified(automation)
     record = run.record_of(execution_arn) or {}
     approval_id = record["approval_id"]
-    time.sleep(max(0.0, int(record["requested_epoch"]) + 61 - time.time()))
-
     subject = f"Reminder 1 of 1: approval {approval_id} waits"
 
     def reminded() -> bool:
         return any(json.loads(m["Body"]).get("Subject") == subject for m in gate.notifications())
 
-    with sweep_enabled(gate):
-        gate.aws.api("/moto-api/sandbox/clock/advance", {"seconds": 60})
-        gate.aws.api("/moto-api/sandbox/schedules/fire", {})
-        run.wait(reminded, f"the approvers got no reminder of {approval_id}")
+    gate.sweep(not_before=int(record["requested_epoch"]) + 60, wait=False)
+    run.wait(reminded, f"the approvers got no reminder of {approval_id}")
     run.logged(gate.outputs["sweep_function_name"], "Reminder sent")
 
 

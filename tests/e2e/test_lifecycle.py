@@ -33,23 +33,13 @@ def record_of(gate, execution_arn: str) -> dict:
 
 
 def log_messages(gate, function_name: str) -> list[dict]:
-    logs = gate.client("logs")
-    group = f"/aws/lambda/{function_name}"
     messages = []
-    for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
-        events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])
-        for event in events["events"]:
-            try:
-                messages.append(json.loads(event["message"]))
-            except ValueError:
-                continue
+    for line in gate.log_lines(function_name):
+        try:
+            messages.append(json.loads(line))
+        except ValueError:
+            continue
     return messages
-
-
-def sweep_now(gate) -> None:
-    """A minute passes on the local AWS's clock; the sweep's schedule fires."""
-    gate.aws.api("/moto-api/sandbox/clock/advance", {"seconds": 60})
-    gate.aws.api("/moto-api/sandbox/schedules/fire", {})
 
 
 # --- a lost event ------------------------------------------------------------------------------
@@ -70,7 +60,7 @@ def test_a_decision_whose_event_is_lost_reaches_the_workflow_with_the_next_sweep
     assert drops[drop["id"]]["dropped"] == 1
     assert record_of(gate, execution_arn)["status"] in ("PENDING", "DECIDED")  # sweep may race
 
-    sweep_now(gate)
+    gate.sweep(later_by=gate.sweep_grace_seconds)  # past the grace left to the event
 
     execution = gate.finished(execution_arn)
     assert execution["status"] == "SUCCEEDED"
@@ -114,7 +104,7 @@ def test_an_expiry_whose_event_is_lost_fails_the_workflow_as_expired_not_timed_o
     gate.aws.api("/moto-api/sandbox/clock/advance", {"seconds": 3601})
     assert automation_status(gate, automation) == "TimedOut"
 
-    sweep_now(gate)
+    gate.sweep(later_by=gate.sweep_grace_seconds)
 
     execution = gate.finished(execution_arn)
     assert (execution["status"], execution["error"]) == ("FAILED", "Approval.Expired")

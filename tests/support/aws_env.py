@@ -22,6 +22,9 @@ os.environ.update(
         "APPROVALS_TABLE_NAME": TABLE_NAME,
         "APPROVAL_DOCUMENT_NAME": DOCUMENT_NAME,
         "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{TOPIC_NAME}",
+        # These tests lose an event and sweep at once: no grace for events on their way
+        # (the grace is the unit layer's and the end-to-end layer's, at its default).
+        "SWEEP_GRACE_SECONDS": "0",
     }
 )
 # Tracing is off unless a test switches it on for a process of its own (test_observability).

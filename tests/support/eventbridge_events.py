@@ -3,7 +3,7 @@ handlers of the gate in moto (tests/support/in_process_gate.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.support.aws_env import ACCOUNT_ID, REGION
 from tests.support.in_process_gate import InProcessGate
@@ -17,7 +17,9 @@ def scheduled_event() -> dict:
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": ACCOUNT_ID,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # Cut to the second as AWS's: the next one, as these tests sweep right after a
+        # decision and the sweep judges as of this time.
+        "time": (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
         "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/approval-gate-sweep"],
         "detail": {},
@@ -33,7 +35,9 @@ def workflow_ended_event(gate: InProcessGate, execution_arn: str, status: str) -
         "detail-type": "Step Functions Execution Status Change",
         "source": "aws.states",
         "account": ACCOUNT_ID,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # Cut to the second as AWS's: the next one, as these tests sweep right after a
+        # decision and the sweep judges as of this time.
+        "time": (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
         "resources": [execution_arn],
         "detail": {

@@ -41,6 +41,7 @@ from approval_core.records import (
     PendingApproval,
     RecordNotPending,
 )
+from receive_result.automation_supervisor import AutomationState
 from receive_result.callbacks import CallbackRefused
 from receive_result.logic.receive_result import ReceiveResult
 from receive_result.models import ApprovalStep, ApproverDecision, Decision, Delivery
@@ -205,6 +206,7 @@ class FakeAutomation:
     decisions: tuple[ApproverDecision, ...] = ()  # its ApproverDecisions output
     failure_message: str | None = None
     request: ApprovalRequest | None = None
+    ended_at: datetime | None = None  # its ExecutionEndTime once it has ended
 
     def step(self) -> ApprovalStep:
         return ApprovalStep(
@@ -308,10 +310,12 @@ class FakeAutomationSupervisor(_FakeSsm):
         automation = self.automations.get(automation_execution_id)
         return automation.step() if automation else None
 
-    def statuses_of(self, automation_execution_ids: list[str]) -> dict[str, str]:
-        self._note("statuses_of")
+    def states_of(self, automation_execution_ids: list[str]) -> dict[str, AutomationState]:
+        self._note("states_of")
         return {
-            i: self.automations[i].status for i in automation_execution_ids if i in self.automations
+            i: AutomationState(self.automations[i].status, self.automations[i].ended_at)
+            for i in automation_execution_ids
+            if i in self.automations
         }
 
     def cancel(self, automation_execution_id: str) -> bool:

@@ -15,10 +15,10 @@ from receive_result.models import (
     APPROVE_ACTION,
     ApproverDecision,
     StepStatusEvent,
-    WorkflowEndedEvent,
 )
 from receive_result.reminders import Reminder
 from receive_result.settings import Settings as ReceiveSettings
+from receive_result.workflow_end import WorkflowEndedEvent
 from start_approval.logic.start_approval import StartApproval
 from start_approval.models import ApprovalRequest, StartedApproval, TaskInvocation
 from start_approval.settings import Settings as StartSettings
@@ -90,9 +90,11 @@ class InMemoryGate:
         self,
         max_queued_seconds: int = MAX_QUEUED_SECONDS,
         remind: Callable[[Reminder], None] | None = None,
+        grace_seconds: int = 0,
     ) -> SweepApprovals:
         """sweep_approvals as its handler wires it: through the event path's delivery;
-        reminders go to `self.reminders` unless `remind` is given."""
+        reminders go to `self.reminders` unless `remind` is given; no grace for events on
+        their way unless a test is about it."""
         return SweepApprovals(
             self.records,
             self.supervisor,
@@ -101,6 +103,7 @@ class InMemoryGate:
             max_queued_seconds=max_queued_seconds,
             clock=self.clock,
             remind=remind or self.reminders.append,
+            grace_seconds=grace_seconds,
         )
 
     def invocation(
@@ -134,6 +137,7 @@ class InMemoryGate:
         automation.status = status
         automation.approval_status = approval_status
         automation.decisions = decisions
+        automation.ended_at = self.clock()
 
     def event(self, automation_execution_id: str, status: str = "Success") -> StepStatusEvent:
         """SSM's step status-change event for the gate's approve step."""

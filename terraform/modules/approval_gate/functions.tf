@@ -72,6 +72,7 @@ locals {
       # approvers on the topic SSM notified them on.
       environment = merge(local.receive_result_environment, {
         MAX_QUEUED_SECONDS          = tostring(var.max_queued_seconds)
+        SWEEP_GRACE_SECONDS         = tostring(var.sweep_grace_seconds)
         NOTIFICATION_TOPIC_ARN      = aws_sns_topic.notification.arn
         SSM_PACING_MAX_WAIT_SECONDS = tostring(min(10, max(0, var.lambda_timeout_seconds - 15)))
       })

@@ -60,7 +60,7 @@ locals {
   # An expiry whose event is lost reaches the workflow with the next sweep: the margin
   # must cover one sweep interval and the delivery (the precondition on the state machine).
   sweep_interval_seconds  = var.sweep_interval_minutes * 60
-  minimum_timeout_margin  = local.sweep_interval_seconds + var.lambda_timeout_seconds
+  minimum_timeout_margin  = local.sweep_interval_seconds + var.sweep_grace_seconds + var.lambda_timeout_seconds
   lambda_log_group_prefix = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda"
 
   tags = merge(var.tags, { ApprovalGate = var.name_prefix })

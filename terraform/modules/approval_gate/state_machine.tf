@@ -100,7 +100,7 @@ resource "aws_sfn_state_machine" "this" {
   lifecycle {
     precondition {
       condition     = var.task_timeout_margin_seconds >= local.minimum_timeout_margin
-      error_message = "task_timeout_margin_seconds (${var.task_timeout_margin_seconds}) must be at least sweep_interval_minutes x 60 + lambda_timeout_seconds (${local.minimum_timeout_margin}): otherwise the workflow's own timeout can fire before an expiry whose event was lost is delivered by the sweep. Raise the margin or shorten the sweep interval."
+      error_message = "task_timeout_margin_seconds (${var.task_timeout_margin_seconds}) must be at least sweep_interval_minutes x 60 + sweep_grace_seconds + lambda_timeout_seconds (${local.minimum_timeout_margin}): otherwise the workflow's own timeout can fire before an expiry whose event was lost is delivered by the sweep. Raise the margin or shorten the sweep interval."
     }
   }
 

@@ -111,7 +111,7 @@ variable "approval_timeout_seconds" {
 }
 
 variable "task_timeout_margin_seconds" {
-  description = "How much longer than approval_timeout_seconds the state machine's Task waits for the callback before States.Timeout (covers a late or lost result event): at least sweep_interval_minutes x 60 + lambda_timeout_seconds, so the sweep delivers an expiry first."
+  description = "How much longer than approval_timeout_seconds the state machine's Task waits for the callback before States.Timeout (covers a late or lost result event): at least sweep_interval_minutes x 60 + sweep_grace_seconds + lambda_timeout_seconds, so the sweep delivers an expiry first."
   type        = number
   default     = 3600
 
@@ -386,6 +386,17 @@ variable "sweep_reserved_concurrency" {
   validation {
     condition     = var.sweep_reserved_concurrency == null || try(var.sweep_reserved_concurrency >= 1 && floor(var.sweep_reserved_concurrency) == var.sweep_reserved_concurrency, false)
     error_message = "sweep_reserved_concurrency must be null (no reservation) or a whole number >= 1 (0 would stop the sweep)."
+  }
+}
+
+variable "sweep_grace_seconds" {
+  description = "How long after its automation ended the sweep leaves an approval to its SSM event, most likely still on its way (EventBridge invokes receive_result asynchronously): the sweep spends no SSM read on it, and SSM's rate stays with the deliveries (SWEEP_GRACE_SECONDS of the sweep function). A lost event is delivered by the first sweep past the grace. 0 reads every finished automation at once."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.sweep_grace_seconds >= 0 && var.sweep_grace_seconds <= 3600 && floor(var.sweep_grace_seconds) == var.sweep_grace_seconds
+    error_message = "sweep_grace_seconds must be a whole number of seconds from 0 to 3600."
   }
 }
 

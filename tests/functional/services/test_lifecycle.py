@@ -284,7 +284,7 @@ def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_del
     gate.signal("alice", reply["automation_execution_id"], "Approve")
     (event,) = gate.result_events()
     calling_back, may_finish = threading.Event(), threading.Event()
-    real_succeed, real_statuses_of = WorkflowCallbacks.succeed, AutomationSupervisor.statuses_of
+    real_succeed, real_states_of = WorkflowCallbacks.succeed, AutomationSupervisor.states_of
     delivered = []
 
     def slow_succeed(self, task_token, output):
@@ -296,7 +296,7 @@ def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_del
     # Powertools names idempotency records after the function (AWS_LAMBDA_FUNCTION_NAME)
     # unless given a prefix: each side runs as its own function, as deployed.
     def finished_while_the_event_is_delivered(self, ids):
-        finished = real_statuses_of(self, ids)
+        finished = real_states_of(self, ids)
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "approval-gate-receive-result")
         event_path.start()
         assert calling_back.wait(10)  # claimed, calling back
@@ -306,7 +306,7 @@ def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_del
         return finished
 
     monkeypatch.setattr(WorkflowCallbacks, "succeed", slow_succeed)
-    monkeypatch.setattr(AutomationSupervisor, "statuses_of", finished_while_the_event_is_delivered)
+    monkeypatch.setattr(AutomationSupervisor, "states_of", finished_while_the_event_is_delivered)
     event_path = threading.Thread(
         target=lambda: delivered.append(receive_handler(event, type(context)()))
     )

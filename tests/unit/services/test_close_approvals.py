@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from approval_core.records import ApprovalStatus, CallbackStatus
-from receive_result.models import ApproverDecision, ClosedApprovals
+from receive_result.models import ApproverDecision
+from receive_result.workflow_end import ClosedApprovals
 from start_approval.errors import ApprovalStartThrottled
 from tests.support.in_memory_gate import ALICE, EXECUTIONS, InMemoryGate
 

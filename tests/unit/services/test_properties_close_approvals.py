@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from receive_result.errors import MalformedEvent
-from receive_result.models import (
+from receive_result.workflow_end import (
     EXECUTION_STATUS_CHANGE,
     WorkflowEndedEvent,
 )

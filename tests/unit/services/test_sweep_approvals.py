@@ -5,17 +5,32 @@ cancelled and its workflow told Approval.NotStarted, once; approvers of an appro
 undecided are reminded when its request asks for it, once per interval, up to its bound."""
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from approval_core.environment import ConfigurationError
 from approval_core.records import ApprovalStatus, CallbackStatus
-from receive_result.models import ApproverDecision, SweepReport
+from receive_result.models import ApproverDecision
 from receive_result.reminders import MESSAGE_LIMIT, Reminder, ReminderNotSent
+from receive_result.scheduled_event import scheduled_time
 from receive_result.settings import Settings
+from receive_result.sweep_report import SweepReport
 from tests.support.in_memory_gate import ALICE, BOB, MAX_QUEUED_SECONDS, REQUEST, InMemoryGate
 
 APPROVE = ApproverDecision(ALICE, "Approve", "fine")
+
+
+def scheduled_event_at(time: str) -> dict:
+    """What EventBridge's schedule sends (docs/aws-behaviour.md#eventbridge-scheduled-events)."""
+    return {
+        "version": "0",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": time,
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/approval-gate-sweep"],
+        "detail": {},
+    }
 
 
 def queue(gate: InMemoryGate, run: str, token: str):
@@ -187,20 +202,20 @@ def test_a_queued_automation_that_ended_meanwhile_is_not_given_up(gate: InMemory
     told NotStarted; its decision is delivered as any other."""
     queued = queue(gate, "run-1", "token-1")
     gate.clock.advance(MAX_QUEUED_SECONDS + 1)
-    statuses_of = gate.supervisor.statuses_of
+    states_of = gate.supervisor.states_of
 
     def listed_then_decided(ids):
-        statuses = statuses_of(ids)
+        states = states_of(ids)
         gate.decide(queued.automation_execution_id, "Approved", APPROVE)
-        return statuses
+        return states
 
-    gate.supervisor.statuses_of = listed_then_decided
+    gate.supervisor.states_of = listed_then_decided
 
     assert gate.sweeper().run().not_started == ()
     assert gate.callbacks.answers == []
     assert gate.record(queued.approval_id).status is ApprovalStatus.PENDING
 
-    gate.supervisor.statuses_of = statuses_of
+    gate.supervisor.states_of = states_of
     assert gate.sweeper().run().delivered == (queued.approval_id,)
     assert gate.callbacks.answers[0].output["decision"] == "Approved"
 
@@ -220,6 +235,71 @@ def test_max_queued_seconds_defaults_to_an_hour():
     environ = {"APPROVALS_TABLE_NAME": "t", "APPROVAL_DOCUMENT_NAME": "d"}
     assert Settings.from_environment(environ).max_queued_seconds == 3600
     assert Settings.from_environment(environ | {"MAX_QUEUED_SECONDS": "0"}).max_queued_seconds == 0
+
+
+def test_sweep_grace_seconds_defaults_to_a_minute_and_names_a_bad_value():
+    environ = {"APPROVALS_TABLE_NAME": "t", "APPROVAL_DOCUMENT_NAME": "d"}
+    assert Settings.from_environment(environ).sweep_grace_seconds == 60
+    no_grace = Settings.from_environment(environ | {"SWEEP_GRACE_SECONDS": "0"})
+    assert no_grace.sweep_grace_seconds == 0
+    with pytest.raises(ConfigurationError, match=r"SWEEP_GRACE_SECONDS .* whole number of seconds"):
+        Settings.from_environment(environ | {"SWEEP_GRACE_SECONDS": "a minute"})
+
+
+# --- the grace left to events on their way ------------------------------------------------------
+
+
+def test_an_automation_that_just_ended_is_left_to_its_event_until_the_grace_is_over(
+    gate: InMemoryGate,
+):
+    """Ended 59 s before the sweep: no SSM read, nobody called back (its event is most likely
+    on its way); at 60 s the sweep delivers it as a lost event."""
+    started = gate.start()
+    gate.decide(started.automation_execution_id, "Approved", APPROVE)
+    gate.supervisor.reads.clear()
+    gate.clock.advance(59)
+
+    early = gate.sweeper(grace_seconds=60).run()
+
+    assert (early.pending, early.finished, early.delivered) == (1, 0, ())
+    assert gate.supervisor.reads == [] and gate.callbacks.answers == []
+
+    gate.clock.advance(1)
+    assert gate.sweeper(grace_seconds=60).run().delivered == (started.approval_id,)
+    assert gate.callbacks.answers[0].output["decision"] == "Approved"
+
+
+def test_the_sweep_judges_as_of_its_scheduled_time_not_its_clock(gate: InMemoryGate):
+    """A sweep invoked late (its event retried) acts as of the schedule's time: an automation
+    that ended after that time is left to its event, and a reminder due only later is not
+    sent."""
+    started = gate.start(request=REMINDED)
+    decided = gate.start("run-2", "token-2")
+    scheduled = gate.clock()
+    gate.clock.advance(700)  # past the reminder's 600 s on the function's clock
+    gate.decide(decided.automation_execution_id, "Approved", APPROVE)  # after the schedule
+
+    late = gate.sweeper(grace_seconds=60).run(now=scheduled)
+    assert gate.reminders == []
+    assert (late.finished, late.delivered, gate.callbacks.answers) == (0, (), [])
+
+    on_time = gate.sweeper(grace_seconds=60).run(now=scheduled + timedelta(seconds=760))
+    assert [(r.approval_id, r.number) for r in gate.reminders] == [(started.approval_id, 1)]
+    assert on_time.delivered == (decided.approval_id,)
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (scheduled_event_at("2026-11-30T12:05:00Z"), datetime(2026, 11, 30, 12, 5, tzinfo=UTC)),
+        ({}, None),  # an operator's sweep: the function's clock
+        ({**scheduled_event_at("2026-11-30T12:05:00Z"), "source": "my.app"}, None),
+        (scheduled_event_at("yesterday"), None),
+        (scheduled_event_at("2026-11-30T12:05:00"), None),  # no zone: not AWS's
+    ],
+)
+def test_the_scheduled_time_comes_from_the_schedules_event_only(event, expected):
+    assert scheduled_time(event) == expected
 
 
 # --- reminders ---------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ approve step, or the status of many at once), and cancels one nobody waits for a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -17,6 +18,13 @@ if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
 
 # DescribeAutomationExecutions takes at most 10 values per filter.
 _FILTER_VALUES_LIMIT = 10
+
+
+class AutomationState(NamedTuple):
+    """What DescribeAutomationExecutions lists of one automation."""
+
+    status: str
+    ended_at: datetime | None  # its ExecutionEndTime; None while it runs
 
 
 class AutomationSupervisor:
@@ -60,14 +68,14 @@ class AutomationSupervisor:
             failure_message=step.get("FailureMessage") or execution.get("FailureMessage"),
         )
 
-    def statuses_of(self, automation_execution_ids: list[str]) -> dict[str, str]:
-        """The status SSM shows for each automation of the list that it knows: one
+    def states_of(self, automation_execution_ids: list[str]) -> dict[str, AutomationState]:
+        """The status (and end time) SSM shows for each automation of the list that it knows: one
         DescribeAutomationExecutions per 10 ids, whatever their status, so that the caller
         tells final from queued itself (which final status an approval ends in is not
         documented: docs/aws-behaviour.md#undocumented-rejection-status). A sweep costs SSM
         calls in proportion to what still waits; the per-approval reads are for the finished
         ones only."""
-        statuses: dict[str, str] = {}
+        states: dict[str, AutomationState] = {}
         for start in range(0, len(automation_execution_ids), _FILTER_VALUES_LIMIT):
             batch = automation_execution_ids[start : start + _FILTER_VALUES_LIMIT]
             pages = self._client.get_paginator("describe_automation_executions").paginate(
@@ -75,10 +83,11 @@ class AutomationSupervisor:
             )
             for page in pages:
                 for execution in page.get("AutomationExecutionMetadataList", []):
-                    statuses[execution["AutomationExecutionId"]] = execution.get(
-                        "AutomationExecutionStatus", ""
+                    states[execution["AutomationExecutionId"]] = AutomationState(
+                        execution.get("AutomationExecutionStatus", ""),
+                        execution.get("ExecutionEndTime"),
                     )
-        return statuses
+        return states
 
     def cancel(self, automation_execution_id: str) -> bool:
         return cancel_automation(self._client, automation_execution_id)

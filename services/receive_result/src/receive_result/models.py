@@ -39,7 +39,7 @@ class StepStatusEvent:
 
     @classmethod
     def parse(cls, event: Any) -> StepStatusEvent:
-        values = _detail_strings(
+        values = detail_strings(
             event,
             "aws.ssm",
             STEP_STATUS_CHANGE,
@@ -81,6 +81,10 @@ FAILURE_ERRORS = {
 
 @dataclass(frozen=True)
 class ApproverDecision:
+    # A docstring also spares the cold start: without one, dataclass() builds it with
+    # inspect.signature.
+    """One approver's answer, as SSM reports it."""
+
     approver: str
     decision: str  # "Approve" or "Reject" whatever SSM's spelling; anything else as SSM says
     comment: str | None = None
@@ -181,6 +185,8 @@ class ApprovalStep:
 
 @dataclass(frozen=True)
 class Decision:
+    """What the workflow is told: the outcome and who decided."""
+
     approval_id: str
     automation_execution_id: str
     outcome: Outcome
@@ -254,81 +260,7 @@ class Delivery:
         }
 
 
-EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
-# A waiting approval outlives its workflow in each of these (SUCCEEDED too: a workflow
-# can Catch the approval's States.Timeout and succeed on another path).
-ENDED_EXECUTION_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
-
-
-@dataclass(frozen=True)
-class WorkflowEndedEvent:
-    """A Step Functions execution reached a terminal status."""
-
-    execution_arn: str
-    state_machine_arn: str
-    status: str
-
-    @classmethod
-    def parse(cls, event: Any) -> WorkflowEndedEvent:
-        return cls(
-            **_detail_strings(
-                event,
-                "aws.states",
-                EXECUTION_STATUS_CHANGE,
-                {
-                    "execution_arn": "executionArn",
-                    "state_machine_arn": "stateMachineArn",
-                    "status": "status",
-                },
-            )
-        )
-
-    @property
-    def has_ended(self) -> bool:
-        return self.status in ENDED_EXECUTION_STATUSES
-
-
-@dataclass(frozen=True)
-class ClosedApprovals:
-    """What closing a workflow's approvals did."""
-
-    execution_arn: str
-    status: str
-    closed: tuple[str, ...] = ()
-    cancelled_automations: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, str | list[str]]:
-        return {
-            "execution_arn": self.execution_arn,
-            "status": self.status,
-            "closed": list(self.closed),
-            "cancelled_automations": list(self.cancelled_automations),
-        }
-
-
-@dataclass(frozen=True)
-class SweepReport:
-    """What one sweep found and delivered."""
-
-    pending: int  # listed by the pending index
-    finished: int  # of those, automations SSM shows in a final status
-    delivered: tuple[str, ...] = ()  # approval ids this sweep delivered
-    unchecked: int = 0  # left for the next sweep (short of time, or of SSM's rate)
-    queued: int = 0  # automations SSM keeps queued (Pending): nobody has been asked yet
-    not_started: tuple[str, ...] = ()  # approval ids given up as Approval.NotStarted
-
-    def to_dict(self) -> dict[str, int | list[str]]:
-        return {
-            "pending": self.pending,
-            "finished": self.finished,
-            "delivered": list(self.delivered),
-            "unchecked": self.unchecked,
-            "queued": self.queued,
-            "not_started": list(self.not_started),
-        }
-
-
-def _detail_strings(
+def detail_strings(
     event: Any, source: str, detail_type: str, fields: dict[str, str]
 ) -> dict[str, str]:
     """The event's `detail` fields (name -> detail key), each a non-empty string, or

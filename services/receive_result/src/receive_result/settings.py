@@ -11,6 +11,8 @@ from approval_core.pacing import PacingSettings
 
 # How long the sweep lets SSM keep an approval's automation queued before it gives up.
 DEFAULT_MAX_QUEUED_SECONDS = 3600
+# How long after its automation ended the sweep leaves an approval to its event.
+DEFAULT_SWEEP_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,10 @@ class Settings:
     # quota), the sweep cancels the automation and fails the task with Approval.NotStarted.
     # 0: never (the approval waits in SSM's queue as long as SSM keeps it).
     max_queued_seconds: int = DEFAULT_MAX_QUEUED_SECONDS
+    # An automation that ended less than this many seconds before the sweep runs is left to
+    # its event, most likely still on its way (EventBridge to Lambda is asynchronous): the
+    # sweep spends no SSM read on it. 0: the sweep reads every finished automation.
+    sweep_grace_seconds: int = DEFAULT_SWEEP_GRACE_SECONDS
     # SSM's rates this deployment keeps to (approval_core.pacing); none by default.
     pacing: PacingSettings = field(default_factory=PacingSettings.none)
 
@@ -32,6 +38,9 @@ class Settings:
             document_name=environment.required("APPROVAL_DOCUMENT_NAME"),
             max_queued_seconds=environment.seconds(
                 "MAX_QUEUED_SECONDS", DEFAULT_MAX_QUEUED_SECONDS, zero_means="disables giving up"
+            ),
+            sweep_grace_seconds=environment.seconds(
+                "SWEEP_GRACE_SECONDS", DEFAULT_SWEEP_GRACE_SECONDS, zero_means="no grace"
             ),
             pacing=PacingSettings.from_environment(environment),
         )

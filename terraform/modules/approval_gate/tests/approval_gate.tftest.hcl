@@ -319,6 +319,40 @@ run "queue_limit_below_a_minute_refused" {
   expect_failures = [var.max_queued_seconds]
 }
 
+run "sweep_grace_reaches_the_sweep_and_the_margin" {
+  command = plan
+
+  variables {
+    sweep_grace_seconds = 600
+  }
+
+  assert {
+    condition     = local.functions.sweep_approvals.environment.SWEEP_GRACE_SECONDS == "600" && local.minimum_timeout_margin == 300 + 600 + 120
+    error_message = "sweep_grace_seconds reaches the sweep, and the workflow's margin must cover it."
+  }
+}
+
+run "margin_shorter_than_the_sweep_grace_refused" {
+  command = plan
+
+  variables {
+    sweep_grace_seconds         = 600
+    task_timeout_margin_seconds = 900
+  }
+
+  expect_failures = [aws_sfn_state_machine.this]
+}
+
+run "sweep_grace_out_of_range_refused" {
+  command = plan
+
+  variables {
+    sweep_grace_seconds = 3601
+  }
+
+  expect_failures = [var.sweep_grace_seconds]
+}
+
 run "queue_limit_fraction_refused" {
   command = plan
 

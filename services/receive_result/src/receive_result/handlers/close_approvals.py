@@ -13,9 +13,9 @@ from approval_core.records import ApprovalRecords
 from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.errors import MalformedEvent
 from receive_result.logic.close_approvals import CloseApprovals
-from receive_result.models import WorkflowEndedEvent
 from receive_result.observability import logger, metrics, tracer
 from receive_result.settings import Settings
+from receive_result.workflow_end import WorkflowEndedEvent
 
 if TYPE_CHECKING:  # annotations only: not imported at a cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext

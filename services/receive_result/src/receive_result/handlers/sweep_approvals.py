@@ -18,6 +18,7 @@ from receive_result.delivery import DeliveryParts, idempotency_config, wire_deli
 from receive_result.logic.sweep_approvals import SweepApprovals
 from receive_result.observability import logger, metrics, tracer
 from receive_result.reminders import ApproverReminders, Reminder
+from receive_result.scheduled_event import scheduled_time
 from receive_result.settings import Settings
 
 if TYPE_CHECKING:  # annotations only: not imported at a cold start
@@ -59,6 +60,7 @@ def _app() -> _App:
         lambda decision: delivery.deliver(decision=decision, via="sweep"),
         max_queued_seconds=settings.max_queued_seconds,
         remind=_reminders(),
+        grace_seconds=settings.sweep_grace_seconds,
     )
     return _App(delivery, sweep)
 
@@ -76,6 +78,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Any event starts a sweep (the schedule's, or an operator's `{}`)."""
     _idempotency_config.register_lambda_context(context)
     report = _app().sweep.run(
-        has_time=lambda: context.get_remaining_time_in_millis() > _SWEEP_RESERVE_MS
+        has_time=lambda: context.get_remaining_time_in_millis() > _SWEEP_RESERVE_MS,
+        now=scheduled_time(event),
     )
     return report.to_dict()

@@ -12,8 +12,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from approval_core.clock import utc_now
 from approval_core.records import ApprovalRecords, ApprovalStatus, RecordNotPending
 from receive_result.automation_supervisor import AutomationSupervisor
-from receive_result.models import ClosedApprovals, WorkflowEndedEvent
 from receive_result.observability import logger, metrics
+from receive_result.workflow_end import ClosedApprovals, WorkflowEndedEvent
 
 
 class CloseApprovals:

@@ -1,6 +1,7 @@
 """The sweep_approvals function's logic, run on a schedule: SSM's events are best effort,
 so every interval the pending approvals whose automation has finished are delivered as their
-event would have been (docs/aws-behaviour.md#eventbridge-ssm-events). It also watches the
+event would have been (docs/aws-behaviour.md#eventbridge-ssm-events); one that finished less
+than a grace period ago is left to its event, most likely still on its way. It also watches the
 automations SSM keeps queued past the account's concurrent-automation quota: they are
 counted, and one queued too long is cancelled and its workflow told (Approval.NotStarted).
 And it reminds the approvers of an approval still undecided when its request asked for
@@ -10,7 +11,7 @@ the record before it is sent, so overlapping sweeps never send one twice."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -27,11 +28,12 @@ from approval_core.records import (
     ApprovalStatus,
     PendingApproval,
 )
-from receive_result.automation_supervisor import AutomationSupervisor
+from receive_result.automation_supervisor import AutomationState, AutomationSupervisor
 from receive_result.logic.receive_result import ReceiveResult
-from receive_result.models import Decision, Delivery, Outcome, SweepReport
+from receive_result.models import Decision, Delivery, Outcome
 from receive_result.observability import logger, metrics
 from receive_result.reminders import Reminder, ReminderNotSent
+from receive_result.sweep_report import SweepReport
 
 # A delivery result that this sweep made itself (not one the idempotency store returned).
 _ANSWERED = ("DELIVERED", "REFUSED")
@@ -62,31 +64,38 @@ class SweepApprovals:
         max_queued_seconds: int,
         clock: Callable[[], datetime] = utc_now,
         remind: Callable[[Reminder], None] | None = None,
+        grace_seconds: int = 0,
     ):
         self._records = records
         self._automation = automation
         self._receiver = receiver
         self._deliver = deliver
         self._max_queued_seconds = max_queued_seconds
+        self._grace = timedelta(seconds=grace_seconds)
         self._clock = clock
         self._remind = remind
 
-    def run(self, has_time: Callable[[], bool] = lambda: True) -> SweepReport:
+    def run(
+        self, has_time: Callable[[], bool] = lambda: True, now: datetime | None = None
+    ) -> SweepReport:
         """Sweeps until done or until `has_time()` is False (the function's remaining time);
-        what is left is counted and picked up by the next interval."""
+        what is left is counted and picked up by the next interval. `now`: the time the sweep
+        was scheduled for (its event's), else the clock's."""
+        now = now or self._clock()
         pending = list(self._records.pending())
         started = {p.automation_execution_id: p for p in pending if p.automation_execution_id}
         try:
-            statuses = self._automation.statuses_of(list(started)) if started else {}
+            states = self._automation.states_of(list(started)) if started else {}
         except SsmRateExceeded as busy:
             _rate_taken(busy, unchecked=len(started))
             return SweepReport(pending=len(pending), finished=0, unchecked=len(started))
+        statuses = {i: state.status for i, state in states.items()}
         # Any final status, not a list of them: which one an approval ends in is not
         # documented (docs/aws-behaviour.md#undocumented-rejection-status).
-        finished = [p for i, p in started.items() if is_terminal(statuses.get(i))]
+        ended = [i for i in started if is_terminal(statuses.get(i))]
+        finished = [started[i] for i in ended if self._past_grace(states[i], now)]
         queued = [p for i, p in started.items() if statuses.get(i) == QUEUED_STATUS]
         metrics.add_metric(name="ApprovalsQueued", unit=MetricUnit.Count, value=len(queued))
-        now = self._clock()
         overdue = [p for p in queued if self._queued_too_long(p, now)]
         asking = [p for i, p in started.items() if statuses.get(i) in _ASKING]
         may_remind = [p for p in asking if self._reminder_may_be_due(p, now)]
@@ -121,6 +130,7 @@ class SweepApprovals:
                 extra={
                     "pending": len(pending),
                     "finished": len(finished),
+                    "left_to_their_event": len(ended) - len(finished),
                     "delivered": len(delivered),
                     "queued": len(queued),
                     "not_started": len(not_started),
@@ -157,6 +167,10 @@ class SweepApprovals:
             },
         )
         return True
+
+    def _past_grace(self, state: AutomationState, now: datetime) -> bool:
+        """Ended at least the grace period before `now` (an end SSM does not give: yes)."""
+        return state.ended_at is None or state.ended_at <= now - self._grace
 
     def _queued_too_long(self, approval: PendingApproval, now: datetime) -> bool:
         return bool(self._max_queued_seconds) and (
