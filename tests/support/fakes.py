@@ -33,6 +33,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from approval_core.automations import NON_TERMINAL_STATUSES
+from approval_core.launcher import StageLaunch
 from approval_core.records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -40,12 +41,13 @@ from approval_core.records import (
     CallbackStatus,
     PendingApproval,
     RecordNotPending,
+    StageAdvance,
 )
+from approval_core.stages import stage_label
 from receive_result.automation_supervisor import AutomationState
 from receive_result.callbacks import CallbackRefused
 from receive_result.logic.receive_result import ReceiveResult
 from receive_result.models import ApprovalStep, ApproverDecision, Decision, Delivery
-from start_approval.models import ApprovalRequest
 
 
 class FakeClock:
@@ -114,8 +116,13 @@ class FakeApprovalRecords(_Journaled):
         now: str,
         decided_by: list[dict[str, str | None]] | None = None,
         delivered_by: str = "",
+        stage_result: dict[str, object] | None = None,
     ) -> ApprovalRecord:
         self._note("claim_decision")
+        record = self._records.get(approval_id)
+        results = list(record.stage_results or []) if record else []
+        if stage_result is not None:
+            results.append(stage_result)
         return self._update(
             approval_id,
             ApprovalStatus.PENDING,
@@ -126,7 +133,32 @@ class FakeApprovalRecords(_Journaled):
             callback=CallbackStatus.SENDING,
             decided_by=list(decided_by or []),
             delivered_by=delivered_by,
+            stage_results=results or None,
         )
+
+    def advance_stage(self, approval_id: str, advance: StageAdvance) -> ApprovalRecord:
+        self._note("advance_stage")
+        record = self._records.get(approval_id)
+        if record is None:
+            raise LookupError(f"no approval record for approval id {approval_id}")
+        if (
+            record.status is not ApprovalStatus.PENDING
+            or record.stage_index != advance.from_index
+            or record.automation_execution_id != advance.from_automation_execution_id
+        ):
+            raise RecordNotPending(dataclasses.replace(record))
+        changes: dict[str, Any] = {
+            "stage_index": advance.from_index + 1,
+            "automation_execution_id": advance.automation_execution_id,
+            "stage_results": [*(record.stage_results or []), advance.result],
+            "approvers": list(advance.approvers),
+            "min_required_approvals": advance.min_required_approvals,
+            "stage_started_epoch": advance.started_epoch,
+            "updated_at": advance.now,
+        }
+        if advance.reminds:
+            changes["reminders_sent"] = 0
+        return self._update(approval_id, None, **changes)
 
     def claim_reminder(self, approval_id: str, sent: int) -> ApprovalRecord | None:
         self._note("claim_reminder")
@@ -205,7 +237,7 @@ class FakeAutomation:
     approval_status: str | None = None  # the step's ApprovalStatus output
     decisions: tuple[ApproverDecision, ...] = ()  # its ApproverDecisions output
     failure_message: str | None = None
-    request: ApprovalRequest | None = None
+    launch: StageLaunch | None = None  # the stage it asks
     ended_at: datetime | None = None  # its ExecutionEndTime once it has ended
 
     def step(self) -> ApprovalStep:
@@ -216,6 +248,7 @@ class FakeAutomation:
             approval_status=self.approval_status,
             decisions=self.decisions,
             failure_message=self.failure_message,
+            stage=stage_label(self.launch.number, self.launch.count) if self.launch else None,
         )
 
 
@@ -256,21 +289,24 @@ class FakeAutomationLauncher(_FakeSsm):
         """The next starts raise these (the errors the real launcher maps SSM's to)."""
         self._failures.extend(errors)
 
-    def start(self, approval_id: str, request: ApprovalRequest) -> str:
+    def start(self, approval_id: str, launch: StageLaunch) -> str:
         self._note("start")
         if self._failures:
             raise self._failures.pop(0)
-        found = self.find(approval_id)
+        found = self.find(approval_id, launch.number)
         if found is not None:
             return found
         automation_id = f"automation-{len(self.automations) + 1}"
-        self.automations[automation_id] = FakeAutomation(
-            automation_id, approval_id, request=request
-        )
+        self.automations[automation_id] = FakeAutomation(automation_id, approval_id, launch=launch)
         return automation_id
 
-    def find(self, approval_id: str) -> str | None:
-        started = (a for a in self.automations.values() if a.approval_id == approval_id)
+    def find(self, approval_id: str, number: int = 1) -> str | None:
+        """The automation this approval started for stage `number` (its ClientToken)."""
+        started = (
+            a
+            for a in self.automations.values()
+            if a.approval_id == approval_id and (a.launch.number if a.launch else 1) == number
+        )
         return next((a.automation_execution_id for a in started), None)
 
 

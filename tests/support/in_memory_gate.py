@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from approval_core.records import ApprovalRecord
 from receive_result.logic.close_approvals import CloseApprovals
+from receive_result.logic.next_stage import NextStage
 from receive_result.logic.receive_result import ReceiveResult
 from receive_result.logic.sweep_approvals import SweepApprovals
 from receive_result.models import (
@@ -78,6 +79,7 @@ class InMemoryGate:
             settings=ReceiveSettings(TABLE_NAME, DOCUMENT_NAME, MAX_QUEUED_SECONDS),
             clock=self.clock,
             sleep=self.sleeps.append,
+            next_stage=NextStage(self.records, self.launcher, clock=self.clock),
         )
         self.deliver = FakeIdempotentDelivery(self.receiver)
         self.closer = CloseApprovals(

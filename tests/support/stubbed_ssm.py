@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.stub import ANY, Stubber
 
-from start_approval.automation_launcher import approval_tag_key
+from approval_core.launcher import approval_tag_key
 from start_approval.models import ApprovalRequest
 from tests.support.aws_env import DOCUMENT_NAME
 

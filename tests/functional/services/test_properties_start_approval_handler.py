@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 
 import sandbox
-from start_approval.automation_launcher import MESSAGE_PARAMETERS, approvers_message
+from approval_core.launcher import MESSAGE_PARAMETERS, approvers_message
 from start_approval.errors import InvalidApprovalRequest
 from tests.support.approval_document import render_document
 from tests.support.payload_checks import (

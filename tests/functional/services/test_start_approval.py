@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 import sandbox
 from approval_core.records import ApprovalRecords
-from start_approval.automation_launcher import AutomationLauncher, approvers_message
+from approval_core.launcher import AutomationLauncher, approvers_message
 from start_approval.errors import (
     ApprovalAlreadyDecided,
     ApprovalConcurrencyLimitExceeded,

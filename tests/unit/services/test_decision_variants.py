@@ -223,11 +223,18 @@ class MemoryRecords:
         )
 
     def claim_decision(
-        self, approval_id: str, outcome: str, now: str, decided_by=None, delivered_by=""
+        self,
+        approval_id: str,
+        outcome: str,
+        now: str,
+        decided_by=None,
+        delivered_by="",
+        stage_result=None,
     ) -> ApprovalRecord:
         assert self.record.status is ApprovalStatus.PENDING, "claimed twice"
         self.record.status, self.record.outcome = ApprovalStatus.DECIDED, outcome
         self.record.decided_by, self.record.delivered_by = decided_by, delivered_by
+        self.record.stage_results = [stage_result]
         self.record.callback = CallbackStatus.SENDING
         return self.record
 

@@ -44,12 +44,21 @@ def test_a_decision_of_the_approvers_resumes_the_workflow_with_it(
     assert delivery == Delivery(started.approval_id, decision, "DELIVERED")
     [answer] = gate.callbacks.answers
     assert answer.task_token == "token-1"
+    deciders = [dataclasses.asdict(d) for d in decisions if d.approver in decided_by]
     assert answer.output == {
         "approval_id": started.approval_id,
         "decision": decision,
         "is_approved": decision == "Approved",
-        "decided_by": [dataclasses.asdict(d) for d in decisions if d.approver in decided_by],
+        "decided_by": deciders,
         "automation_execution_id": started.automation_execution_id,
+        "stages": [
+            {
+                "name": "approval",
+                "outcome": decision,
+                "decided_by": deciders,
+                "automation_execution_id": started.automation_execution_id,
+            }
+        ],
     }
 
 

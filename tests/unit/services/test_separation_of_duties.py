@@ -1,4 +1,4 @@
-"""Separation of duties at the start (start_approval.separation, validation): a requester is
+"""Separation of duties at the start (approval_core.separation, validation): a requester is
 never asked to approve their own request; a request left short of its quorum fails with
 ApprovalPolicyUnsatisfiable, naming who was left out and the fix."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from start_approval.automation_launcher import approvers_message
+from approval_core.launcher import approvers_message
 from start_approval.errors import ApprovalPolicyUnsatisfiable, InvalidApprovalRequest
-from start_approval.separation import could_be
+from approval_core.separation import could_be
 from start_approval.settings import Settings
 from start_approval.validation import parse_invocation
 

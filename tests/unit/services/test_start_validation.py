@@ -6,7 +6,7 @@ import re
 import pytest
 from botocore.session import Session
 
-from start_approval.automation_launcher import approval_tag_key
+from approval_core.launcher import approval_tag_key
 from start_approval.errors import InvalidApprovalRequest
 from start_approval.models import CONFIRMATION_MESSAGE
 from start_approval.settings import Settings

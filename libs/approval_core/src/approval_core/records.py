@@ -8,7 +8,9 @@ move a record twice.
 
 Lifecycle: PENDING (automation requested) -> DECIDED (outcome claimed, callback SENDING)
 -> callback DELIVERED or REFUSED (the workflow was gone); or PENDING -> CLOSED when the
-workflow ended first (its automation is then cancelled).
+workflow ended first (its automation is then cancelled). An approval of several stages
+stays PENDING from stage to stage: each approved stage but the last moves it on
+(`advance_stage`: its result kept, the next stage's automation recorded).
 
 Two indexes: `by_execution` finds the approvals of a workflow execution; `pending` is
 sparse (only records that wait for a decision, or for its callback to finish, carry its
@@ -58,6 +60,8 @@ _OPTIONAL_NUMBERS = (
     "remind_after_seconds",
     "max_reminders",
     "reminders_sent",
+    "stage_index",
+    "stage_started_epoch",
 )
 # The shortest reminder interval a request or a deployment may set: the sweep reads no
 # record younger than this to see whether a reminder is due.
@@ -111,6 +115,14 @@ class ApprovalRecord:
     remind_after_seconds: int | None = None
     max_reminders: int | None = None
     reminders_sent: int | None = None
+    # Stages (approval_core.stages): every stage's definition (None: one stage, the request's
+    # approvers), the one that waits (0-based) and since when, and each ended stage's result
+    # ({name, outcome, decided_by, automation_execution_id}, the last one's once decided).
+    # `approvers` and `min_required_approvals` above are the waiting stage's.
+    stages: list[dict[str, object]] | None = None
+    stage_index: int | None = None
+    stage_started_epoch: int | None = None
+    stage_results: list[dict[str, object]] | None = None
 
     @property
     def key(self) -> Item:
@@ -146,6 +158,21 @@ class ApprovalRecord:
         if values.get("callback"):
             values["callback"] = CallbackStatus(values["callback"])
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class StageAdvance:
+    """What moving an approval from one stage to the next writes."""
+
+    from_index: int  # the stage that approved (0-based)
+    from_automation_execution_id: str
+    result: dict[str, object]  # its {name, outcome, decided_by, automation_execution_id}
+    automation_execution_id: str  # the next stage's
+    approvers: tuple[str, ...]  # the next stage's, as asked
+    min_required_approvals: int
+    started_epoch: int
+    now: str
+    reminds: bool  # the approval has reminders: the next stage's count from 0
 
 
 @dataclass(frozen=True)
@@ -230,24 +257,63 @@ class ApprovalRecords:
         now: str,
         decided_by: list[dict[str, str | None]] | None = None,
         delivered_by: str = "",
+        stage_result: dict[str, object] | None = None,
     ) -> ApprovalRecord:
-        """PENDING -> DECIDED with the callback SENDING, once, with who decided and which
-        function claimed it. Raises RecordNotPending for every later claim, carrying the
-        record as it is."""
-        return self._update(
-            approval_id,
+        """PENDING -> DECIDED with the callback SENDING, once, with who decided, which
+        function claimed it and the last stage's result (appended to stage_results). Raises
+        RecordNotPending for every later claim, carrying the record as it is."""
+        expression = (
             "SET #status = :decided, outcome = :outcome, decided_at = :now, "
             "updated_at = :now, callback = :sending, decided_by = :decided_by, "
-            "delivered_by = :delivered_by",
-            {
-                ":decided": ApprovalStatus.DECIDED.value,
-                ":outcome": outcome,
-                ":now": now,
-                ":sending": CallbackStatus.SENDING.value,
-                ":decided_by": decided_by or [],
-                ":delivered_by": delivered_by,
-            },
+            "delivered_by = :delivered_by"
+        )
+        values: dict[str, object] = {
+            ":decided": ApprovalStatus.DECIDED.value,
+            ":outcome": outcome,
+            ":now": now,
+            ":sending": CallbackStatus.SENDING.value,
+            ":decided_by": decided_by or [],
+            ":delivered_by": delivered_by,
+        }
+        if stage_result is not None:
+            expression += (
+                ", stage_results = list_append(if_not_exists(stage_results, :none), :result)"
+            )
+            values |= {":none": [], ":result": [stage_result]}
+        return self._update(approval_id, expression, values, require_status=ApprovalStatus.PENDING)
+
+    def advance_stage(self, approval_id: str, advance: StageAdvance) -> ApprovalRecord:
+        """The waiting stage approved: its result kept, the next stage's automation, approvers
+        and quorum recorded, its reminders counted from 0. Only while PENDING and only from
+        the stage and automation the caller read: raises RecordNotPending otherwise (the
+        workflow ended, or another attempt moved it on first), carrying the record as it is."""
+        expression = (
+            "SET stage_index = :next, automation_execution_id = :automation, "
+            "stage_results = list_append(if_not_exists(stage_results, :none), :result), "
+            "approvers = :approvers, min_required_approvals = :quorum, "
+            "stage_started_epoch = :started, updated_at = :now"
+        )
+        values: dict[str, object] = {
+            ":next": advance.from_index + 1,
+            ":automation": advance.automation_execution_id,
+            ":none": [],
+            ":result": [advance.result],
+            ":approvers": list(advance.approvers),
+            ":quorum": advance.min_required_approvals,
+            ":started": advance.started_epoch,
+            ":now": advance.now,
+            ":from_index": advance.from_index,
+            ":from_automation": advance.from_automation_execution_id,
+        }
+        if advance.reminds:
+            expression += ", reminders_sent = :zero"
+            values[":zero"] = 0
+        return self._update(
+            approval_id,
+            expression,
+            values,
             require_status=ApprovalStatus.PENDING,
+            condition="stage_index = :from_index AND automation_execution_id = :from_automation",
         )
 
     def claim_reminder(self, approval_id: str, sent: int) -> ApprovalRecord | None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from botocore.exceptions import ClientError
 
 from approval_core.automations import cancel_automation
+from approval_core.stages import STAGE_PARAMETER
 from receive_result.models import APPROVE_ACTION, ApprovalStep, ApproverDecision
 
 if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
@@ -55,7 +56,9 @@ class AutomationSupervisor:
                 )["StepExecutions"]
             )
         step = step or {}
-        approval_ids = execution.get("Parameters", {}).get("ApprovalId") or []
+        parameters = execution.get("Parameters", {})
+        approval_ids = parameters.get("ApprovalId") or []
+        stages = parameters.get(STAGE_PARAMETER) or []
         approval_status = _step_output(step, "ApprovalStatus")
         return ApprovalStep(
             automation_execution_id=automation_execution_id,
@@ -66,6 +69,7 @@ class AutomationSupervisor:
             approval_status=_first(approval_status),
             decisions=ApproverDecision.parse_all(_step_output(step, "ApproverDecisions") or []),
             failure_message=step.get("FailureMessage") or execution.get("FailureMessage"),
+            stage=stages[0] if stages else None,
         )
 
     def states_of(self, automation_execution_ids: list[str]) -> dict[str, AutomationState]:

@@ -1,7 +1,7 @@
 """The idempotent delivery that receive_result and sweep_approvals share, wired the same way
-in both: every delivery of one approval's decision (duplicate events, retries, other events
+in both: every delivery of one automation's decision (duplicate events, retries, other events
 of the same automation, the sweep's) shares one idempotency record, so the workflow is
-answered once."""
+answered once, and each stage of an approval of several moves it on once."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from approval_core.idempotency import idempotent
+from approval_core.launcher import AutomationLauncher
 from approval_core.pacing import SsmCallPacer
 from approval_core.records import ApprovalRecords
 from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.callbacks import WorkflowCallbacks
+from receive_result.logic.next_stage import NextStage
 from receive_result.logic.receive_result import ReceiveResult
 from receive_result.models import Decision, Delivery
 from receive_result.settings import Settings
@@ -29,9 +31,11 @@ KEY_PREFIX = "receive_result.deliver"
 
 
 def idempotency_config() -> IdempotencyConfig:
-    """Keyed by the approval id. Each function has its own (it registers its Lambda context
-    on it)."""
-    return IdempotencyConfig(event_key_jmespath="approval_id", expires_after_seconds=86400)
+    """Keyed by the automation: one per approval, or per stage of an approval of several.
+    Each function has its own (it registers its Lambda context on it)."""
+    return IdempotencyConfig(
+        event_key_jmespath="automation_execution_id", expires_after_seconds=86400
+    )
 
 
 class Deliver(Protocol):
@@ -60,11 +64,19 @@ def wire_delivery(
     SsmCallPacer(dynamodb, settings.table_name, settings.pacing).install(ssm)
     records = ApprovalRecords(dynamodb, settings.table_name)
     automation = AutomationSupervisor(ssm)
+    next_stage = None
+    if settings.notification_topic_arn:
+        next_stage = NextStage(
+            records,
+            AutomationLauncher(ssm, settings),
+            distinct_approvers=settings.distinct_approvers_across_stages,
+        )
     receiver = ReceiveResult(
         automation=automation,
         records=records,
         callbacks=WorkflowCallbacks(stepfunctions),
         settings=settings,
+        next_stage=next_stage,
     )
     deliver = idempotent(
         receiver.deliver,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from approval_core.automations import is_terminal
+from approval_core.stages import DEFAULT_STAGE_NAME, parse_stage_label
 from receive_result.errors import MalformedEvent
 
 STEP_STATUS_CHANGE = "EC2 Automation Step Status-change Notification"
@@ -68,14 +69,19 @@ class Outcome(enum.StrEnum):
     CANCELLED = "Cancelled"
     FAILED = "Failed"
     NOT_STARTED = "NotStarted"
+    # A stage approved, and the next one has too few approvers left to ask (those who
+    # approved an earlier stage do not count again: distinct_approvers_across_stages).
+    UNSATISFIABLE = "Unsatisfiable"
 
 
-# Errors the workflow can Catch when no approver decided.
+# Errors the workflow can Catch when no approver decided. The unsatisfiable policy has the
+# name start_approval gives it when it sees it at the request: one Catch for both.
 FAILURE_ERRORS = {
     Outcome.EXPIRED: "Approval.Expired",
     Outcome.CANCELLED: "Approval.Cancelled",
     Outcome.FAILED: "Approval.Failed",
     Outcome.NOT_STARTED: "Approval.NotStarted",
+    Outcome.UNSATISFIABLE: "ApprovalPolicyUnsatisfiable",
 }
 
 
@@ -142,6 +148,7 @@ class ApprovalStep:
     approval_status: str | None
     decisions: tuple[ApproverDecision, ...] = ()
     failure_message: str | None = None
+    stage: str | None = None  # its Stage parameter (`2/3`); None: a one-stage approval
 
     @property
     def is_terminal(self) -> bool:
@@ -173,6 +180,7 @@ class ApprovalStep:
             outcome = Outcome.CANCELLED
         else:
             outcome = Outcome.FAILED
+        number, count = parse_stage_label(self.stage)
         return Decision(
             approval_id=self.approval_id,
             automation_execution_id=self.automation_execution_id,
@@ -180,6 +188,8 @@ class ApprovalStep:
             decided_by=decided_by,
             failure_message=self.failure_message,
             step_status=self.step_status,
+            stage_number=number,
+            stage_count=count,
         )
 
 
@@ -195,29 +205,57 @@ class Decision:
     step_status: str | None = None  # the final status SSM gave the step (or the automation)
     queued_seconds: int | None = None  # NotStarted: how long SSM kept the automation queued
     max_queued_seconds: int | None = None  # NotStarted: the limit it went past
+    stage_number: int = 1  # which stage's automation decided (1-based), of stage_count
+    stage_count: int = 1
 
     @property
     def is_decided_by_approvers(self) -> bool:
         return self.outcome in (Outcome.APPROVED, Outcome.REJECTED)
 
-    def task_output(self) -> dict[str, object]:
-        """SendTaskSuccess output; `is_approved` as in the original stack."""
+    @property
+    def approves_a_stage_before_the_last(self) -> bool:
+        """The approval goes on: the next stage is asked, the workflow waits."""
+        return self.outcome is Outcome.APPROVED and self.stage_number < self.stage_count
+
+    def stage_result(self) -> dict[str, object]:
+        """What the record keeps of the stage that ended (stage_results). Unsatisfiable: this
+        stage approved; the next one could not be asked."""
+        outcome = Outcome.APPROVED if self.outcome is Outcome.UNSATISFIABLE else self.outcome
         return {
-            "approval_id": self.approval_id,
-            "decision": self.outcome.value,
-            "is_approved": self.outcome is Outcome.APPROVED,
+            "stage": self.stage_number,
+            "outcome": outcome.value,
             "decided_by": [d.to_output() for d in self.decided_by],
             "automation_execution_id": self.automation_execution_id,
         }
 
-    def task_failure(self) -> tuple[str, str]:
-        """SendTaskFailure error and cause."""
+    def task_output(self, stages: list[dict[str, object]] | None = None) -> dict[str, object]:
+        """SendTaskSuccess output; `is_approved` as in the original stack; `stages`: each
+        stage's name, outcome and who decided it, in order; `decided_by`: every stage's
+        deciders."""
+        stages = stages or [{"name": DEFAULT_STAGE_NAME, **self.stage_result()}]
+        return {
+            "approval_id": self.approval_id,
+            "decision": self.outcome.value,
+            "is_approved": self.outcome is Outcome.APPROVED,
+            "decided_by": [d for stage in stages for d in _decided_by(stage)],
+            "automation_execution_id": self.automation_execution_id,
+            "stages": [{k: v for k, v in s.items() if k != "stage"} for s in stages],
+        }
+
+    def task_failure(self, stage_name: str | None = None) -> tuple[str, str]:
+        """SendTaskFailure error and cause (which stage ended it, with several)."""
         reason = {
             Outcome.EXPIRED: "no decision was made before the approval step timed out",
             Outcome.CANCELLED: "the approval's automation was stopped before a decision",
             Outcome.FAILED: (
                 f"the approval step ended with status {self.step_status or 'unknown'} "
                 "without a decision SSM reports (no ApprovalStatus Approved or Rejected)"
+            ),
+            Outcome.UNSATISFIABLE: (
+                f"stage {self.stage_number} approved, and stage {self.stage_number + 1} is "
+                "left with fewer approvers than its quorum once those who approved an earlier "
+                "stage are left out (distinct_approvers_across_stages): name more approvers in "
+                "that stage, lower its quorum, or run the workflow again"
             ),
             Outcome.NOT_STARTED: (
                 "SSM kept the automation queued (status Pending)"
@@ -232,8 +270,13 @@ class Decision:
                 "then run the workflow again"
             ),
         }[self.outcome]
+        where = ""
+        if self.stage_count > 1:
+            where = f" at stage {self.stage_number} of {self.stage_count}"
+            where += f" ({stage_name})" if stage_name else ""
         cause = (
-            f"Approval {self.approval_id} (automation {self.automation_execution_id}): {reason}."
+            f"Approval {self.approval_id} (automation {self.automation_execution_id}){where}: "
+            f"{reason}."
         )
         if self.failure_message:
             cause += f" SSM says: {self.failure_message}"
@@ -282,6 +325,11 @@ def detail_strings(
             raise MalformedEvent(f"detail.{key} is missing or not a non-empty string")
         values[name] = value
     return values
+
+
+def _decided_by(stage: dict[str, object]) -> list[object]:
+    decided_by = stage.get("decided_by")
+    return list(decided_by) if isinstance(decided_by, list) else []
 
 
 def _json_value(raw: object) -> Any:

@@ -27,6 +27,13 @@ class Settings:
     # its event, most likely still on its way (EventBridge to Lambda is asynchronous): the
     # sweep spends no SSM read on it. 0: the sweep reads every finished automation.
     sweep_grace_seconds: int = DEFAULT_SWEEP_GRACE_SECONDS
+    # Starting the next stage of an approval (approval_core.launcher.AutomationDocument); no
+    # topic: this function cannot ask a next stage (nor remind).
+    document_version: str = "$DEFAULT"
+    notification_topic_arn: str = ""
+    automation_assume_role_arn: str = ""
+    # Who approved one stage does not count toward a later one.
+    distinct_approvers_across_stages: bool = True
     # SSM's rates this deployment keeps to (approval_core.pacing); none by default.
     pacing: PacingSettings = field(default_factory=PacingSettings.none)
 
@@ -41,6 +48,12 @@ class Settings:
             ),
             sweep_grace_seconds=environment.seconds(
                 "SWEEP_GRACE_SECONDS", DEFAULT_SWEEP_GRACE_SECONDS, zero_means="no grace"
+            ),
+            document_version=environment.optional("APPROVAL_DOCUMENT_VERSION", "$DEFAULT"),
+            notification_topic_arn=environment.optional("NOTIFICATION_TOPIC_ARN"),
+            automation_assume_role_arn=environment.optional("AUTOMATION_ASSUME_ROLE_ARN"),
+            distinct_approvers_across_stages=environment.boolean(
+                "DISTINCT_APPROVERS_ACROSS_STAGES", True
             ),
             pacing=PacingSettings.from_environment(environment),
         )

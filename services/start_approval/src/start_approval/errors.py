@@ -1,18 +1,25 @@
-"""Errors a workflow can Catch: Lambda reports the class name as the error type."""
+"""Errors a workflow can Catch: Lambda reports the class name as the error type. Those of
+starting an automation are shared with receive_result (it starts later stages)."""
+
+from approval_core.errors import (
+    ApprovalConcurrencyLimitExceeded,
+    ApprovalStartConflict,
+    ApprovalStartThrottled,
+)
+
+__all__ = [
+    "ApprovalAlreadyDecided",
+    "ApprovalConcurrencyLimitExceeded",
+    "ApprovalPolicyUnsatisfiable",
+    "ApprovalStartConflict",
+    "ApprovalStartThrottled",
+    "InvalidApprovalRequest",
+]
 
 
 class InvalidApprovalRequest(Exception):
     """The payload or the function's configuration is wrong; retrying will not help.
     The message names the field and the fix."""
-
-
-class ApprovalStartThrottled(Exception):
-    """SSM throttled StartAutomationExecution (1 TPS per account and Region): retry with
-    backoff."""
-
-
-class ApprovalConcurrencyLimitExceeded(Exception):
-    """Too many automations are running in the account and Region: retry with backoff."""
 
 
 class ApprovalPolicyUnsatisfiable(Exception):
@@ -23,9 +30,3 @@ class ApprovalPolicyUnsatisfiable(Exception):
 
 class ApprovalAlreadyDecided(Exception):
     """This approval was already decided; its workflow task was answered before."""
-
-
-class ApprovalStartConflict(Exception):
-    """SSM refused the start with IdempotentParameterMismatch: the approval id (the
-    ClientToken) started an automation before, and that automation could not be found
-    again by its tag. Retrying will not help; the message says how to find it by hand."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from approval_core.launcher import StageLaunch
+from approval_core.stages import DEFAULT_STAGE_NAME, Stage, stage_message
+
 # Fixed namespace: the approval id of a Task state entry is the same in every retry.
 _APPROVAL_NAMESPACE = uuid.UUID("6f1c2d0e-6b8a-4f7e-9a52-2b1f0c9d7e31")
 
@@ -29,6 +32,32 @@ class ApprovalRequest:
     # (None: no reminders), at most `max_reminders` times.
     remind_after_seconds: int | None = None
     max_reminders: int = 0
+    # The request's stages, in order (empty: one stage, the approvers above). With stages,
+    # `approvers` and `min_required_approvals` are the first stage's.
+    stages: tuple[Stage, ...] = ()
+
+    @property
+    def all_stages(self) -> tuple[Stage, ...]:
+        return self.stages or (
+            Stage(
+                DEFAULT_STAGE_NAME,
+                self.approvers,
+                self.min_required_approvals,
+                left_out=self.left_out,
+            ),
+        )
+
+    def first_stage(self) -> StageLaunch:
+        """The stage start_approval asks (receive_result asks the next ones)."""
+        stages = self.all_stages
+        return StageLaunch(
+            stage=stages[0],
+            number=1,
+            count=len(stages),
+            message=stage_message(self.message, stages, 1),
+            requested_by=self.requested_by,
+            description=self.description,
+        )
 
     @property
     def reminds(self) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from approval_core.environment import ConfigurationError, Environment
 from approval_core.pacing import PacingSettings
 from approval_core.records import MIN_REMIND_AFTER_SECONDS
+from approval_core.stages import MAX_STAGES
 from start_approval.errors import InvalidApprovalRequest
 
 DEFAULT_TIMEOUT_SECONDS = 604800  # aws:approve's own default: 7 days
@@ -34,6 +35,8 @@ class Settings:
     # at most max_reminders times.
     remind_after_seconds: int | None = None
     max_reminders: int = DEFAULT_MAX_REMINDERS
+    # The most stages a request may give (the state machine's Task waits for that many).
+    max_approval_stages: int = MAX_STAGES
     # SSM's rates this deployment keeps to (approval_core.pacing); none by default.
     pacing: PacingSettings = field(default_factory=PacingSettings.none)
 
@@ -67,6 +70,7 @@ class Settings:
             prevent_self_approval=environment.boolean("PREVENT_SELF_APPROVAL", True),
             remind_after_seconds=_remind_after_seconds(environment),
             max_reminders=_max_reminders(environment),
+            max_approval_stages=_max_approval_stages(environment),
             pacing=PacingSettings.from_environment(environment),
         )
 
@@ -91,5 +95,15 @@ def _max_reminders(environment: Environment) -> int:
         raise ConfigurationError(
             f"MAX_REMINDERS (function environment) is {count}: set it to a whole number from "
             f"0 to {_MOST_REMINDERS} (default {DEFAULT_MAX_REMINDERS})."
+        )
+    return count
+
+
+def _max_approval_stages(environment: Environment) -> int:
+    count = environment.integer("MAX_APPROVAL_STAGES", MAX_STAGES, minimum=1)
+    if count > MAX_STAGES:
+        raise ConfigurationError(
+            f"MAX_APPROVAL_STAGES (function environment) is {count}: set it to a whole number "
+            f"from 1 to {MAX_STAGES} (default {MAX_STAGES})."
         )
     return count

@@ -9,6 +9,7 @@ defaults from the environment, the formatted message's length) are checked here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -18,9 +19,10 @@ from typing import Any
 
 import fastjsonschema
 
+from approval_core.separation import could_be
+from approval_core.stages import DEFAULT_STAGE_NAME, MAX_STAGES, Stage
 from start_approval.errors import ApprovalPolicyUnsatisfiable, InvalidApprovalRequest
 from start_approval.models import CONFIRMATION_MESSAGE, ApprovalRequest, TaskInvocation
-from start_approval.separation import could_be
 from start_approval.settings import Settings
 
 _DEFAULT_APPROVERS_FIELD = "DEFAULT_APPROVERS (function environment)"
@@ -32,6 +34,7 @@ _REQUEST_FIELDS = (
     "approvers",
     "description",
     "requested_by",
+    "stages",
 )
 
 
@@ -66,41 +69,13 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
         ) from None
 
     request = event["request"]
-    approvers = tuple(request.get("approvers") or settings.default_approvers)
-    approvers_field = "request.approvers" if request.get("approvers") else _DEFAULT_APPROVERS_FIELD
-    if not approvers:
-        raise InvalidApprovalRequest(
-            "request.approvers is missing and the function has no DEFAULT_APPROVERS: list 1 "
-            "to 10 IAM principals in request.approvers."
-        )
-    if "approvers" not in request:
-        _check_default_approvers(approvers)
-
-    # int(): JSON Schema counts 2.0 as an integer; SSM wants "2".
-    quorum = int(request.get("min_required_approvals", settings.default_min_required_approvals))
-    quorum_field = (
-        "request.min_required_approvals"
-        if "min_required_approvals" in request
-        else "DEFAULT_MIN_REQUIRED_APPROVALS (function environment)"
-    )
-    if quorum > len(approvers):
-        raise InvalidApprovalRequest(
-            f"{quorum_field} is {quorum} but {approvers_field} lists only "
-            f"{len(approvers)} approver(s): lower the quorum to at most {len(approvers)} or "
-            "add approvers."
-        )
     requested_by: str | None = request.get("requested_by")
-    left_out: tuple[str, ...] = ()
-    if requested_by and settings.prevent_self_approval:
-        left_out = tuple(a for a in approvers if could_be(a, requested_by))
-        approvers = tuple(a for a in approvers if a not in left_out)
-        if len(approvers) < quorum:
-            raise ApprovalPolicyUnsatisfiable(
-                f"request.requested_by {requested_by!r} may not approve their own request "
-                f"(prevent_self_approval), so {', '.join(left_out)} left {approvers_field} "
-                f"with {len(approvers)} approver(s) for {quorum_field} {quorum}: add "
-                "approvers who are not the requester, or lower the quorum."
-            )
+    if "stages" in request:
+        stages = _stages(request, requested_by, settings)
+        first = stages[0]
+    else:
+        first = _single_stage(request, requested_by, settings)
+        stages = ()
 
     return TaskInvocation(
         task_token=event["task_token"],
@@ -109,11 +84,12 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
         state_entered_time=event["state_entered_time"],
         request=ApprovalRequest(
             message=_message(request),
-            approvers=approvers,
-            min_required_approvals=quorum,
+            approvers=first.approvers,
+            min_required_approvals=first.min_required_approvals,
             description=request.get("description"),
             requested_by=requested_by,
-            left_out=left_out,
+            left_out=first.left_out,
+            stages=stages,
             # int(): JSON Schema counts 60.0 as an integer.
             remind_after_seconds=_whole_or_none(
                 request.get("remind_after_seconds", settings.remind_after_seconds)
@@ -121,6 +97,109 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
             max_reminders=int(request.get("max_reminders", settings.max_reminders)),
         ),
     )
+
+
+def _single_stage(request: dict[str, Any], requested_by: str | None, settings: Settings) -> Stage:
+    """A request without stages: its approvers (or the deployment's) and quorum."""
+    approvers = tuple(request.get("approvers") or settings.default_approvers)
+    approvers_field = "request.approvers" if request.get("approvers") else _DEFAULT_APPROVERS_FIELD
+    if not approvers:
+        raise InvalidApprovalRequest(
+            "request.approvers is missing and the function has no DEFAULT_APPROVERS: list 1 "
+            "to 10 IAM principals in request.approvers, or give request.stages."
+        )
+    if "approvers" not in request:
+        _check_default_approvers(approvers)
+    quorum_field = (
+        "request.min_required_approvals"
+        if "min_required_approvals" in request
+        else "DEFAULT_MIN_REQUIRED_APPROVALS (function environment)"
+    )
+    # int(): JSON Schema counts 2.0 as an integer; SSM wants "2".
+    quorum = int(request.get("min_required_approvals", settings.default_min_required_approvals))
+    stage = Stage(DEFAULT_STAGE_NAME, approvers, quorum)
+    return _without_requester(stage, approvers_field, quorum_field, requested_by, settings)
+
+
+def _stages(
+    request: dict[str, Any], requested_by: str | None, settings: Settings
+) -> tuple[Stage, ...]:
+    """A request with stages: each checked as a request's approvers are, and together."""
+    for field_name in ("approvers", "min_required_approvals"):
+        if field_name in request:
+            raise InvalidApprovalRequest(
+                f"request.{field_name} and request.stages are both given: name the approvers "
+                "and quorum of each stage in request.stages, and leave request."
+                f"{field_name} out."
+            )
+    given = request["stages"]
+    if len(given) > settings.max_approval_stages:
+        raise InvalidApprovalRequest(
+            f"request.stages lists {len(given)} stages; this deployment allows at most "
+            f"{settings.max_approval_stages} (max_approval_stages): merge stages, or raise "
+            f"max_approval_stages (up to {MAX_STAGES})."
+        )
+    stages: list[Stage] = []
+    for index, raw in enumerate(given):
+        where = f"request.stages[{index}]"
+        if any(s.name == raw["name"] for s in stages):
+            raise InvalidApprovalRequest(
+                f"{where}.name {raw['name']!r} names an earlier stage too: give each stage "
+                "its own name."
+            )
+        approvers = tuple(raw["approvers"])
+        quorum_field = f"{where}.min_required_approvals"
+        if "min_required_approvals" not in raw:
+            quorum_field += " (the deployment's DEFAULT_MIN_REQUIRED_APPROVALS)"
+        quorum = int(raw.get("min_required_approvals", settings.default_min_required_approvals))
+        timeout = raw.get("timeout_seconds")
+        if timeout is not None and int(timeout) > settings.approval_timeout_seconds:
+            raise InvalidApprovalRequest(
+                f"{where}.timeout_seconds is {int(timeout)}, longer than the deployment's "
+                f"approval_timeout_seconds ({settings.approval_timeout_seconds}, SSM's own "
+                "timeout of every stage): shorten it, or leave it out to wait that long."
+            )
+        stage = Stage(
+            name=raw["name"],
+            approvers=approvers,
+            min_required_approvals=quorum,
+            message=raw.get("message"),
+            timeout_seconds=None if timeout is None else int(timeout),
+        )
+        stages.append(
+            _without_requester(stage, f"{where}.approvers", quorum_field, requested_by, settings)
+        )
+    return tuple(stages)
+
+
+def _without_requester(
+    stage: Stage,
+    approvers_field: str,
+    quorum_field: str,
+    requested_by: str | None,
+    settings: Settings,
+) -> Stage:
+    """The stage with every entry that could be the requester left out
+    (prevent_self_approval); a stage then short of its quorum cannot be satisfied."""
+    if stage.min_required_approvals > len(stage.approvers):
+        raise InvalidApprovalRequest(
+            f"{quorum_field} is {stage.min_required_approvals} but {approvers_field} lists "
+            f"only {len(stage.approvers)} approver(s): lower the quorum to at most "
+            f"{len(stage.approvers)} or add approvers."
+        )
+    if not requested_by or not settings.prevent_self_approval:
+        return stage
+    left_out = tuple(a for a in stage.approvers if could_be(a, requested_by))
+    approvers = tuple(a for a in stage.approvers if a not in left_out)
+    if len(approvers) < stage.min_required_approvals:
+        raise ApprovalPolicyUnsatisfiable(
+            f"request.requested_by {requested_by!r} may not approve their own request "
+            f"(prevent_self_approval), so {', '.join(left_out)} left {approvers_field} "
+            f"with {len(approvers)} approver(s) for {quorum_field} "
+            f"{stage.min_required_approvals}: add approvers who are not the requester, or "
+            "lower the quorum."
+        )
+    return dataclasses.replace(stage, approvers=approvers, left_out=left_out)
 
 
 def _whole_or_none(value: float | None) -> int | None:
@@ -230,6 +309,9 @@ def _explain(error: fastjsonschema.JsonSchemaValueException) -> str:
 def _description_of(field: str) -> str:
     node: dict[str, Any] = payload_schema()
     for part in field.split("."):
-        node = node.get("properties", {}).get(part, {})
+        name, _, index = part.partition("[")
+        node = node.get("properties", {}).get(name, {})
+        if index:  # request.stages[2]: the list's item
+            node = node.get("items", {})
     description: str = node.get("description", "")
     return description

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from approval_core.clients import RETRY_CONFIG, client
-from approval_core.environment import Environment
 from receive_result.delivery import DeliveryParts, idempotency_config, wire_delivery
 from receive_result.logic.sweep_approvals import SweepApprovals
 from receive_result.observability import logger, metrics, tracer
@@ -59,15 +58,15 @@ def _app() -> _App:
         delivery.receiver,
         lambda decision: delivery.deliver(decision=decision, via="sweep"),
         max_queued_seconds=settings.max_queued_seconds,
-        remind=_reminders(),
+        remind=_reminders(settings),
         grace_seconds=settings.sweep_grace_seconds,
     )
     return _App(delivery, sweep)
 
 
-def _reminders() -> Callable[[Reminder], None] | None:
+def _reminders(settings: Settings) -> Callable[[Reminder], None] | None:
     """The topic SSM notifies the approvers on; not set: no reminders."""
-    topic_arn = Environment().optional("NOTIFICATION_TOPIC_ARN")
+    topic_arn = settings.notification_topic_arn
     return ApproverReminders(_sns, topic_arn).send if topic_arn else None
 
 

@@ -13,15 +13,18 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from approval_core.clock import utc_now
 from approval_core.records import (
+    ApprovalRecord,
     ApprovalRecords,
     ApprovalStatus,
     CallbackAlreadyFinished,
     CallbackStatus,
     RecordNotPending,
 )
+from approval_core.stages import Stage, named_results
 from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.callbacks import CallbackRefused, WorkflowCallbacks
 from receive_result.errors import StepNotTerminalYet, UnexpectedEvent
+from receive_result.logic.next_stage import NextStage
 from receive_result.models import (
     APPROVE_ACTION,
     ApprovalStep,
@@ -50,13 +53,17 @@ class ReceiveResult:
         settings: Settings,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
+        next_stage: NextStage | None = None,
     ):
+        """`next_stage`: asks the stage after one that approved (None: this function cannot
+        start automations, so an approval of several stages cannot go on here)."""
         self._automation = automation
         self._records = records
         self._callbacks = callbacks
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
+        self._next_stage = next_stage
 
     def decision_for(self, event: StepStatusEvent) -> Decision | None:
         """The decision SSM holds for the event's automation, or None when there is
@@ -148,7 +155,20 @@ class ReceiveResult:
     def _deliver(self, decision: Decision, via: str) -> Delivery:
         """Claims the decision on the record (PENDING -> DECIDED, once) and answers the
         workflow. A claim left SENDING by an attempt that stopped half-way is finished;
-        Step Functions refuses a second answer to one task, so the workflow sees one."""
+        Step Functions refuses a second answer to one task, so the workflow sees one. A
+        stage before the last that approved asks the next stage instead (logic/next_stage.py)."""
+        if decision.approves_a_stage_before_the_last:
+            if self._next_stage is None:
+                raise UnexpectedEvent(
+                    f"approval {decision.approval_id}: stage {decision.stage_number} of "
+                    f"{decision.stage_count} approved, and this function cannot start the "
+                    "next stage (NOTIFICATION_TOPIC_ARN is not set): deploy it with the "
+                    "approval_gate module's settings"
+                )
+            advanced = self._next_stage.advance(decision)
+            if isinstance(advanced, Delivery):
+                return advanced
+            decision = advanced  # the approval ends at this stage
         now = self._clock()
         try:
             record = self._records.claim_decision(
@@ -157,6 +177,7 @@ class ReceiveResult:
                 now.isoformat(),
                 decided_by=[d.to_output() for d in decision.decided_by],
                 delivered_by=_DELIVERING_FUNCTION.get(via, via),
+                stage_result=decision.stage_result(),
             )
             _count_decision(decision, seconds=int(now.timestamp()) - record.requested_epoch)
         except RecordNotPending as claimed:
@@ -180,10 +201,11 @@ class ReceiveResult:
             return Delivery(decision.approval_id, decision.outcome.value, "NO_RECORD")
 
         try:
+            stages = _stages_of(record)
             if decision.is_decided_by_approvers:
-                self._callbacks.succeed(record.task_token, decision.task_output())
+                self._callbacks.succeed(record.task_token, decision.task_output(stages))
             else:
-                error, cause = decision.task_failure()
+                error, cause = decision.task_failure(str(stages[-1]["name"]) if stages else None)
                 self._callbacks.fail(record.task_token, error, cause)
         except CallbackRefused as refused:
             try:
@@ -217,6 +239,12 @@ class ReceiveResult:
             },
         )
         return Delivery(decision.approval_id, decision.outcome.value, "DELIVERED")
+
+
+def _stages_of(record: ApprovalRecord) -> list[dict[str, object]]:
+    """Each ended stage's result with its name, in order (the claimed one last)."""
+    stages = [Stage.from_record(s) for s in record.stages or []]
+    return named_results(stages, record.stage_results or [])
 
 
 def _finished_elsewhere(decision: Decision, finished: CallbackAlreadyFinished) -> Delivery:

@@ -7,9 +7,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from approval_core.clients import client
+from approval_core.launcher import AutomationLauncher
 from approval_core.pacing import SsmCallPacer
 from approval_core.records import ApprovalRecords
-from start_approval.automation_launcher import AutomationLauncher
 from start_approval.logic.start_approval import StartApproval
 from start_approval.models import TaskInvocation
 from start_approval.observability import logger, metrics, tracer

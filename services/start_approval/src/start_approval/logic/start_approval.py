@@ -6,13 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from approval_core.clock import utc_now
+from approval_core.launcher import AutomationLauncher
 from approval_core.records import (
     ApprovalRecord,
     ApprovalRecords,
     ApprovalStatus,
     RecordNotPending,
 )
-from start_approval.automation_launcher import AutomationLauncher
 from start_approval.errors import ApprovalAlreadyDecided
 from start_approval.models import StartedApproval, TaskInvocation
 from start_approval.observability import logger, metrics
@@ -59,6 +59,10 @@ class StartApproval:
             remind_after_seconds=request.remind_after_seconds if request.reminds else None,
             max_reminders=request.max_reminders if request.reminds else None,
             reminders_sent=0 if request.reminds else None,
+            # Absent for a request without stages: the record reads as before stages existed.
+            stages=[s.to_record() for s in request.stages] if request.stages else None,
+            stage_index=0 if request.stages else None,
+            stage_started_epoch=requested_epoch if request.stages else None,
         )
         try:
             stored = self._records.create_or_refresh(record)
@@ -77,7 +81,7 @@ class StartApproval:
             # (docs/aws-behaviour.md#undocumented-client-token-reuse).
             automation_execution_id = stored.automation_execution_id
         else:
-            automation_execution_id = self._automation.start(approval_id, invocation.request)
+            automation_execution_id = self._automation.start(approval_id, request.first_stage())
         if stored.automation_execution_id != automation_execution_id:
             updated = self._records.set_automation(
                 approval_id, automation_execution_id, now.isoformat()
@@ -104,6 +108,7 @@ class StartApproval:
                 "automation_execution_id": automation_execution_id,
                 "execution_arn": invocation.execution_arn,
                 "state_name": invocation.state_name,
+                "stages": [s.name for s in request.all_stages],
                 "approvers": list(invocation.request.approvers),
                 "min_required_approvals": invocation.request.min_required_approvals,
                 "requested_by": invocation.request.requested_by,
@@ -117,3 +122,4 @@ class StartApproval:
             automation_execution_id=automation_execution_id,
             created=created,
         )
+

@@ -1,27 +1,33 @@
-"""SSM Automation behind a small adapter: starts the approval document, finds the automation
-an earlier attempt started when SSM refuses to say (IdempotentParameterMismatch), and cancels
-one whose workflow ended while it started."""
+"""SSM Automation behind a small adapter: starts one stage of an approval (its automation of
+the approval document), finds the automation an earlier attempt started when SSM refuses to
+say (IdempotentParameterMismatch), and cancels one whose workflow ended while it started.
+start_approval starts the first stage; receive_result and the sweep start the next."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
+from aws_lambda_powertools import Logger, Metrics
 from botocore.exceptions import ClientError
 
 from approval_core.automations import cancel_automation
-from approval_core.pacing import SsmRateExceeded
-from start_approval.errors import (
+from approval_core.errors import (
     ApprovalConcurrencyLimitExceeded,
     ApprovalStartConflict,
     ApprovalStartThrottled,
 )
-from start_approval.models import ApprovalRequest
-from start_approval.observability import logger, metrics
-from start_approval.settings import Settings
+from approval_core.pacing import SsmRateExceeded
+from approval_core.stages import STAGE_PARAMETER, Stage, parse_stage_label, stage_label
 
 if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_ssm.type_defs import DescribeAutomationExecutionsRequestTypeDef
+
+# The function's own logger and metrics (Powertools shares them by service name).
+logger = Logger(child=True)
+metrics = Metrics()
 
 # One automation parameter holds at most 512 characters; the document joins Message and
 # Message2..Message8 into the aws:approve step's Message (at most 4096 characters).
@@ -48,8 +54,44 @@ _APPROVAL_ID_PARAMETER = "ApprovalId"
 _LOOKUP_PAGES = 3  # one automation per approval id is expected; a few pages are plenty
 
 
+# The ClientToken of a later stage: derived, so every attempt to start it sends the same.
+_STAGE_TOKEN_NAMESPACE = uuid.UUID("0b6a3c52-31d4-4c55-9f1e-7d2a8e64b0c9")
+
+
 def approval_tag_key(approval_id: str) -> str:
     return APPROVAL_TAG_PREFIX + approval_id  # 23 + 36 characters: within 128 and 150
+
+
+def client_token(approval_id: str, number: int) -> str:
+    """Stage 1's is the approval id (as before stages existed); stage n's is derived from it."""
+    if number == 1:
+        return approval_id
+    return str(uuid.uuid5(_STAGE_TOKEN_NAMESPACE, f"{approval_id}/stage/{number}"))
+
+
+class AutomationDocument(Protocol):
+    """What starting the approval document takes from a function's settings."""
+
+    @property
+    def document_name(self) -> str: ...
+    @property
+    def document_version(self) -> str: ...
+    @property
+    def notification_topic_arn(self) -> str: ...
+    @property
+    def automation_assume_role_arn(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class StageLaunch:
+    """One stage as its approvers are asked."""
+
+    stage: Stage  # its approvers as asked (entries left out already removed)
+    number: int  # 1-based
+    count: int
+    message: str  # what the approvers read, before the gate's footer
+    requested_by: str | None = None
+    description: str | None = None
 
 
 def approvers_message(approval_id: str, message: str, requested_by: str | None = None) -> str:
@@ -66,24 +108,26 @@ def approvers_message(approval_id: str, message: str, requested_by: str | None =
 
 
 def automation_parameters(
-    approval_id: str, request: ApprovalRequest, settings: Settings
+    approval_id: str, launch: StageLaunch, document: AutomationDocument
 ) -> dict[str, list[str]]:
     parameters = {
         _APPROVAL_ID_PARAMETER: [approval_id],
-        "Approvers": list(request.approvers),
-        "MinRequiredApprovals": [str(request.min_required_approvals)],
-        "NotificationArn": [settings.notification_topic_arn],
+        "Approvers": list(launch.stage.approvers),
+        "MinRequiredApprovals": [str(launch.stage.min_required_approvals)],
+        "NotificationArn": [document.notification_topic_arn],
     }
-    message = approvers_message(approval_id, request.message, request.requested_by)
+    message = approvers_message(approval_id, launch.message, launch.requested_by)
     chunks = [message[i : i + PARAMETER_LIMIT] for i in range(0, len(message), PARAMETER_LIMIT)]
     # At most 8 chunks: approvers_message keeps to 4096 characters.
     parameters.update(
         {name: [chunk] for name, chunk in zip(MESSAGE_PARAMETERS, chunks, strict=False)}
     )
-    if settings.automation_assume_role_arn:
-        parameters["AutomationAssumeRole"] = [settings.automation_assume_role_arn]
-    if request.description:
-        parameters["Description"] = [request.description]
+    if launch.count > 1:  # a one-stage approval runs on a document without the parameter too
+        parameters[STAGE_PARAMETER] = [stage_label(launch.number, launch.count)]
+    if document.automation_assume_role_arn:
+        parameters["AutomationAssumeRole"] = [document.automation_assume_role_arn]
+    if launch.description:
+        parameters["Description"] = [launch.description]
     return parameters
 
 
@@ -104,23 +148,23 @@ def _throttled(cause: Exception) -> ApprovalStartThrottled:
 
 
 class AutomationLauncher:
-    def __init__(self, client: SSMClient, settings: Settings):
+    def __init__(self, client: SSMClient, document: AutomationDocument):
         self._client = client
-        self._settings = settings
+        self._document = document
 
-    def start(self, approval_id: str, request: ApprovalRequest) -> str:
-        """Starts the approval document with the approval id as ClientToken, so a retry
-        cannot start a second automation (docs/aws-behaviour.md#ssm-client-token). Whether
-        a retry with the same token gets the first automation's id or
-        IdempotentParameterMismatch is not documented
+    def start(self, approval_id: str, launch: StageLaunch) -> str:
+        """Starts the approval document for one stage with a ClientToken of its own
+        (client_token), so a retry cannot start a second automation
+        (docs/aws-behaviour.md#ssm-client-token). Whether a retry with the same token gets
+        the first automation's id or IdempotentParameterMismatch is not documented
         (docs/aws-behaviour.md#undocumented-client-token-reuse): on that error the
-        automation is looked up by its approval tag and reused."""
+        automation is looked up by its approval tag and stage, and reused."""
         try:
             response = self._client.start_automation_execution(
-                DocumentName=self._settings.document_name,
-                DocumentVersion=self._settings.document_version,
-                Parameters=automation_parameters(approval_id, request, self._settings),
-                ClientToken=approval_id,
+                DocumentName=self._document.document_name,
+                DocumentVersion=self._document.document_version,
+                Parameters=automation_parameters(approval_id, launch, self._document),
+                ClientToken=client_token(approval_id, launch.number),
                 Mode="Auto",
                 Tags=[{"Key": approval_tag_key(approval_id), "Value": approval_id}],
             )
@@ -138,18 +182,19 @@ class AutomationLauncher:
                     "retry with backoff, or stop automations that are no longer needed."
                 ) from error
             if code == "IdempotentParameterMismatch":
-                return self._recover(approval_id, error)
+                return self._recover(approval_id, launch.number, error)
             raise
         return response["AutomationExecutionId"]
 
     def cancel(self, automation_execution_id: str) -> bool:
         return cancel_automation(self._client, automation_execution_id)
 
-    def _recover(self, approval_id: str, refusal: ClientError) -> str:
-        """The automation this approval id started before (a crash between the start and
-        the record update, then a retry), found by its tag, or ApprovalStartConflict."""
+    def _recover(self, approval_id: str, number: int, refusal: ClientError) -> str:
+        """The automation this approval id started before for this stage (a crash between
+        the start and the record update, then a retry), found by its tag, or
+        ApprovalStartConflict."""
         try:
-            found = self.find(approval_id)
+            found = self.find(approval_id, number)
         except SsmRateExceeded as busy:
             raise _throttled(busy) from busy
         except ClientError as lookup_error:
@@ -165,7 +210,7 @@ class AutomationLauncher:
         if found is None:
             raise self._conflict(
                 approval_id,
-                f"no automation of {self._settings.document_name} carries the tag "
+                f"no automation of {self._document.document_name} carries the tag "
                 f"{approval_tag_key(approval_id)} (an automation started before this "
                 "version of start_approval is not tagged)",
             ) from refusal
@@ -177,9 +222,9 @@ class AutomationLauncher:
         )
         return found
 
-    def find(self, approval_id: str) -> str | None:
+    def find(self, approval_id: str, number: int = 1) -> str | None:
         """The id of the automation of this document tagged with this approval id whose
-        ApprovalId parameter confirms it, or None."""
+        ApprovalId and Stage parameters confirm it (stage `number`), or None."""
         tag_key = approval_tag_key(approval_id)
         request: DescribeAutomationExecutionsRequestTypeDef = {
             "Filters": [{"Key": "TagKey", "Values": [tag_key]}]
@@ -187,13 +232,18 @@ class AutomationLauncher:
         for _ in range(_LOOKUP_PAGES):
             page = self._client.describe_automation_executions(**request)
             for metadata in page.get("AutomationExecutionMetadataList", []):
-                if metadata.get("DocumentName") != self._settings.document_name:
+                if metadata.get("DocumentName") != self._document.document_name:
                     continue
                 execution_id = metadata["AutomationExecutionId"]
                 execution = self._client.get_automation_execution(
                     AutomationExecutionId=execution_id
                 )["AutomationExecution"]
-                if execution.get("Parameters", {}).get(_APPROVAL_ID_PARAMETER) == [approval_id]:
+                parameters = execution.get("Parameters", {})
+                stage = parameters.get(STAGE_PARAMETER) or []
+                if (
+                    parameters.get(_APPROVAL_ID_PARAMETER) == [approval_id]
+                    and parse_stage_label(stage[0] if stage else None)[0] == number
+                ):
                     return execution_id
             if not page.get("NextToken"):
                 return None
@@ -206,7 +256,7 @@ class AutomationLauncher:
             "(IdempotentParameterMismatch: this approval id, the ClientToken, started an "
             f"automation before) and {why}. Find it with `aws ssm "
             "describe-automation-executions --filters "
-            f"Key=DocumentNamePrefix,Values={self._settings.document_name}` (its "
+            f"Key=DocumentNamePrefix,Values={self._document.document_name}` (its "
             f"ApprovalId parameter is {approval_id}): approve or reject it there if it still "
             "waits, or stop it and start a new workflow execution to ask again."
         )
