@@ -421,7 +421,7 @@ class FakeWorkflowCallbacks(_Journaled):
 
 @dataclass
 class FakeIdempotentDelivery:
-    """`receiver.deliver` answered once per approval id, as the handlers wire it with
+    """`receiver.deliver` answered once per automation, as the handlers wire it with
     Powertools' idempotency (receive_result.delivery): a repeat gets the stored result
     (with the `via` of the path that delivered); a delivery under way raises
     IdempotencyAlreadyInProgressError; one that raised stores nothing."""
@@ -431,7 +431,7 @@ class FakeIdempotentDelivery:
     in_progress: set[str] = field(default_factory=set)
 
     def __call__(self, decision: Decision, via: str = "event") -> Delivery:
-        key = decision.approval_id
+        key = decision.automation_execution_id
         if key in self.in_progress:
             raise IdempotencyAlreadyInProgressError(f"delivery of {key} under way")
         if key in self.results:

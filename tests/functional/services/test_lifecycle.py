@@ -10,11 +10,11 @@ import threading
 import pytest
 
 import sandbox
+from approval_core.launcher import AutomationLauncher
 from approval_core.records import ApprovalRecords, CallbackAlreadyFinished, CallbackStatus
 from receive_result.automation_supervisor import AutomationSupervisor
 from receive_result.callbacks import WorkflowCallbacks
 from receive_result.errors import MalformedEvent
-from approval_core.launcher import AutomationLauncher
 from tests.support.aws_env import TABLE_NAME
 from tests.support.eventbridge_events import scheduled_event, workflow_ended_event
 

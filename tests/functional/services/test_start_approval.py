@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 import sandbox
-from approval_core.records import ApprovalRecords
 from approval_core.launcher import AutomationLauncher, approvers_message
+from approval_core.records import ApprovalRecords
 from start_approval.errors import (
     ApprovalAlreadyDecided,
     ApprovalConcurrencyLimitExceeded,

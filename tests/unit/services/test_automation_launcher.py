@@ -32,6 +32,10 @@ from tests.support.stubbed_ssm import (
 )
 
 
+def launch(client, settings: Settings, request: ApprovalRequest) -> str:
+    return AutomationLauncher(client, settings).start(APPROVAL_ID, request.first_stage())
+
+
 @pytest.fixture
 def settings() -> Settings:
     return Settings.from_environment()
@@ -57,7 +61,7 @@ def test_the_automation_is_tagged_with_its_approval_id(ssm, settings):
             "Tags": [{"Key": f"approval-gate:approval:{APPROVAL_ID}", "Value": APPROVAL_ID}],
         },
     )
-    assert AutomationLauncher(client, settings).start(APPROVAL_ID, REQUEST.first_stage()) == AUTOMATION_ID
+    assert launch(client, settings, REQUEST) == AUTOMATION_ID
 
 
 def test_a_refused_token_is_recovered_by_the_tag_lookup(ssm, settings):
@@ -66,7 +70,7 @@ def test_a_refused_token_is_recovered_by_the_tag_lookup(ssm, settings):
     listed(stubber, (AUTOMATION_ID, DOCUMENT_NAME))
     described(stubber, AUTOMATION_ID, APPROVAL_ID)
 
-    assert AutomationLauncher(client, settings).start(APPROVAL_ID, REQUEST.first_stage()) == AUTOMATION_ID
+    assert launch(client, settings, REQUEST) == AUTOMATION_ID
 
 
 def test_the_lookup_skips_automations_of_other_documents_and_other_approvals(ssm, settings):
@@ -81,7 +85,7 @@ def test_the_lookup_skips_automations_of_other_documents_and_other_approvals(ssm
     described(stubber, OTHER_ID, "another-approval")  # a tag copied by hand, say
     described(stubber, AUTOMATION_ID, APPROVAL_ID)
 
-    assert AutomationLauncher(client, settings).start(APPROVAL_ID, REQUEST.first_stage()) == AUTOMATION_ID
+    assert launch(client, settings, REQUEST) == AUTOMATION_ID
 
 
 def test_the_lookup_reads_the_next_page(ssm, settings):
@@ -106,7 +110,7 @@ def test_the_lookup_reads_the_next_page(ssm, settings):
     )
     described(stubber, AUTOMATION_ID, APPROVAL_ID)
 
-    assert AutomationLauncher(client, settings).start(APPROVAL_ID, REQUEST.first_stage()) == AUTOMATION_ID
+    assert launch(client, settings, REQUEST) == AUTOMATION_ID
 
 
 def test_a_refused_token_without_a_tagged_automation_is_a_conflict(ssm, settings):
@@ -115,7 +119,7 @@ def test_a_refused_token_without_a_tagged_automation_is_a_conflict(ssm, settings
     listed(stubber)
 
     with pytest.raises(ApprovalStartConflict, match=approval_tag_key(APPROVAL_ID)) as raised:
-        AutomationLauncher(client, settings).start(APPROVAL_ID, REQUEST.first_stage())
+        launch(client, settings, REQUEST)
     assert f"Key=DocumentNamePrefix,Values={DOCUMENT_NAME}" in str(raised.value)
     assert isinstance(raised.value.__cause__, ClientError)
 
@@ -131,7 +135,7 @@ def test_a_lookup_refused_by_iam_is_a_conflict_naming_the_permission(ssm, settin
     )
 
     with pytest.raises(ApprovalStartConflict, match="ssm:DescribeAutomationExecutions") as raised:
-        AutomationLauncher(client, settings).start(APPROVAL_ID, REQUEST.first_stage())
+        launch(client, settings, REQUEST)
     assert "AccessDeniedException" in str(raised.value)
 
 
@@ -148,7 +152,7 @@ def test_a_start_refused_for_now_is_the_named_error_to_retry(ssm, settings, code
     stubber.add_client_error("start_automation_execution", service_error_code=code)
 
     with pytest.raises(named, match="retry with backoff") as raised:
-        AutomationLauncher(client, settings).start(APPROVAL_ID, REQUEST.first_stage())
+        launch(client, settings, REQUEST)
     assert isinstance(raised.value.__cause__, ClientError)
 
 
@@ -159,7 +163,7 @@ def test_other_ssm_errors_propagate_unchanged(ssm, settings):
     )
 
     with pytest.raises(ClientError, match="InvalidDocument"):
-        AutomationLauncher(client, settings).start(APPROVAL_ID, REQUEST.first_stage())
+        launch(client, settings, REQUEST)
 
 
 def test_a_long_message_is_cut_into_the_documents_message_parameters(ssm, settings):
@@ -193,4 +197,4 @@ def test_a_long_message_is_cut_into_the_documents_message_parameters(ssm, settin
         message=request_message, approvers=("alice",), min_required_approvals=1
     )
 
-    assert AutomationLauncher(client, settings).start(APPROVAL_ID, request.first_stage()) == AUTOMATION_ID
+    assert launch(client, settings, request) == AUTOMATION_ID

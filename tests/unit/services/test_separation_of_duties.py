@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from approval_core.launcher import approvers_message
-from start_approval.errors import ApprovalPolicyUnsatisfiable, InvalidApprovalRequest
 from approval_core.separation import could_be
+from start_approval.errors import ApprovalPolicyUnsatisfiable, InvalidApprovalRequest
 from start_approval.settings import Settings
 from start_approval.validation import parse_invocation
 

@@ -32,7 +32,10 @@ def test_the_record_is_written_before_the_automation_starts(gate: InMemoryGate):
     assert (record.task_token, record.execution_arn) == ("token-1", EXECUTIONS + "run-1")
     assert record.automation_execution_id == started.automation_execution_id
     automation = gate.automations[started.automation_execution_id]
-    assert (automation.approval_id, automation.launch) == (started.approval_id, REQUEST.first_stage())
+    assert (automation.approval_id, automation.launch) == (
+        started.approval_id,
+        REQUEST.first_stage(),
+    )
 
 
 def test_the_record_expires_after_the_approval_could_and_its_retention(gate: InMemoryGate):

@@ -96,14 +96,14 @@ def test_a_decision_the_event_path_delivers_meanwhile_is_not_counted_by_the_swee
     report = gate.sweeper().run()
 
     assert (report.finished, report.delivered) == (1, ())
-    assert gate.deliver.results[started.approval_id].via == "event"
+    assert gate.deliver.results[started.automation_execution_id].via == "event"
     assert len(gate.callbacks.answers) == 1
 
 
 def test_the_sweep_steps_aside_while_the_event_is_being_delivered(gate: InMemoryGate):
     started = gate.start()
     gate.decide(started.automation_execution_id, "Approved", APPROVE)
-    gate.deliver.in_progress.add(started.approval_id)
+    gate.deliver.in_progress.add(started.automation_execution_id)
 
     report = gate.sweeper().run()
 

@@ -29,14 +29,16 @@ from approval_core.records import (
     PendingApproval,
 )
 from receive_result.automation_supervisor import AutomationState, AutomationSupervisor
+from receive_result.logic.next_stage import NEXT_STAGE
 from receive_result.logic.receive_result import ReceiveResult
 from receive_result.models import Decision, Delivery, Outcome
 from receive_result.observability import logger, metrics
 from receive_result.reminders import Reminder, ReminderNotSent
 from receive_result.sweep_report import SweepReport
 
-# A delivery result that this sweep made itself (not one the idempotency store returned).
-_ANSWERED = ("DELIVERED", "REFUSED")
+# A delivery result that this sweep made itself (not one the idempotency store returned):
+# the workflow answered, or the next stage of its approval asked.
+_ANSWERED = ("DELIVERED", "REFUSED", NEXT_STAGE)
 # An automation in one of these asks (or is about to ask) its approvers: reminders are for it.
 _ASKING = NON_TERMINAL_STATUSES - {QUEUED_STATUS}
 

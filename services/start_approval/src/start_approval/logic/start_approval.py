@@ -122,4 +122,3 @@ class StartApproval:
             automation_execution_id=automation_execution_id,
             created=created,
         )
-
