@@ -210,7 +210,10 @@ class FakeApprovalRecords(_Journaled):
         )
         for record in waiting:
             yield PendingApproval(
-                record.approval_id, record.requested_epoch, record.automation_execution_id
+                record.approval_id,
+                record.requested_epoch,
+                record.automation_execution_id,
+                record.needs_attention,
             )
 
     def _update(

@@ -264,3 +264,53 @@ def test_the_record_keeps_the_stages_only_when_the_request_gives_them(gate, stag
     assert (record.stage_index, record.stage_started_epoch) == (0, record.requested_epoch)
     plain = gate.start("run-2", "token-2")
     assert gate.record(plain.approval_id).stages is None
+
+
+def test_a_stage_past_its_own_timeout_is_expired_by_the_sweep_and_cancelled(gate):
+    request = staged(
+        Stage("change", (ALICE,), 1), Stage("security", (BOB,), 1, timeout_seconds=600)
+    )
+    started = gate.start(request=request)
+    gate.decide(started.automation_execution_id, "Approved", approve(ALICE))
+    receive(gate, started.automation_execution_id)
+    second = current_automation(gate, started.approval_id)
+
+    gate.clock.advance(599)
+    gate.sweeper().run()
+    assert gate.callbacks.answers == []
+
+    gate.clock.advance(1)
+    gate.sweeper().run()
+
+    [answer] = gate.callbacks.answers
+    assert answer.error == "Approval.Expired"
+    assert "at stage 2 of 2 (security)" in answer.cause
+    assert "timeout_seconds (600) passed" in answer.cause
+    assert gate.automations[second].status == "Cancelled"
+    # SSM's event of the cancel comes afterwards: nothing more happens.
+    assert receive(gate, second, "Cancelled").callback == "DELIVERED"  # the sweep's, stored
+    assert len(gate.callbacks.answers) == 1
+
+
+def test_a_later_stage_reminds_counting_from_its_own_start(gate):
+    request = dataclasses.replace(
+        staged(Stage("change", (ALICE,), 1), Stage("security", (BOB,), 1)),
+        remind_after_seconds=600,
+        max_reminders=1,
+    )
+    started = gate.start(request=request)
+    gate.clock.advance(600)
+    gate.sweeper().run()
+    assert [(r.approval_id, r.number) for r in gate.reminders] == [(started.approval_id, 1)]
+
+    gate.clock.advance(300)
+    gate.decide(started.automation_execution_id, "Approved", approve(ALICE))
+    receive(gate, started.automation_execution_id)
+    assert gate.record(started.approval_id).reminders_sent == 0  # stage 2's count
+
+    gate.clock.advance(599)
+    gate.sweeper().run()
+    assert len(gate.reminders) == 1
+    gate.clock.advance(1)
+    gate.sweeper().run()
+    assert [r.number for r in gate.reminders] == [1, 1]

@@ -401,8 +401,14 @@ def test_an_approval_decided_while_the_sweep_looks_gets_no_reminder(gate: InMemo
     assert gate.record(started.approval_id).reminders_sent == 0
 
 
-def test_a_young_approval_costs_no_read_and_one_without_reminders_gets_none(gate: InMemoryGate):
+def test_only_an_approval_that_asks_for_reminders_is_read_and_not_while_young(
+    gate: InMemoryGate,
+):
+    """The pending index says which records need attention while they wait: one without
+    reminders (nor a stage timeout) costs no read, however old; one with them none before
+    the shortest interval any request may ask."""
     gate.start("run-1", "token-1")  # no reminders asked
+    reminded = gate.start("run-2", "token-2", request=REMINDED)
     gate.clock.advance(59)
     gate.journal.clear()
     gate.sweeper().run()
@@ -411,8 +417,8 @@ def test_a_young_approval_costs_no_read_and_one_without_reminders_gets_none(gate
     gate.clock.advance(10 * 86400)
     gate.journal.clear()
     gate.sweeper().run()
-    assert gate.journal.count("records.get") == 1  # read to learn that it asks for none
-    assert gate.reminders == []
+    assert gate.journal.count("records.get") == 1  # the one with reminders
+    assert [r.approval_id for r in gate.reminders] == [reminded.approval_id]
 
 
 def test_a_queued_approval_gets_no_reminder(gate: InMemoryGate):

@@ -50,9 +50,12 @@ KEY_ATTRIBUTE = "pk"
 TTL_ATTRIBUTE = "expiration"
 EXECUTION_INDEX = "by_execution"
 PENDING_INDEX = "pending"
-# The pending index's partition key: present (one constant value) while PENDING only.
+# The pending index's partition key, present while PENDING only: "attention" for a record
+# the sweep must read even while its automation runs (reminders, a stage's own timeout),
+# "decision" for the others (the sweep reads them only once their automation has ended).
 AWAITING_ATTRIBUTE = "awaiting"
 _AWAITING_DECISION = "decision"
+_AWAITING_ATTENTION = "attention"
 _RECORD_PREFIX = "approval#"
 # The record's optional whole numbers (DynamoDB gives numbers back as Decimal).
 _OPTIONAL_NUMBERS = (
@@ -136,11 +139,22 @@ class ApprovalRecord:
             self.status is ApprovalStatus.DECIDED and self.callback is CallbackStatus.SENDING
         )
 
+    @property
+    def needs_attention(self) -> bool:
+        """Reminders asked for, or a stage with its own timeout: the sweep reads the record
+        while its automation still asks the approvers."""
+        return self.reminders_sent is not None or any(
+            isinstance(stage, dict) and stage.get("timeout_seconds") is not None
+            for stage in self.stages or []
+        )
+
     def to_item(self) -> Item:
         values = {name: value for name, value in asdict(self).items() if value is not None}
         values[KEY_ATTRIBUTE] = _RECORD_PREFIX + self.approval_id
         if self.status is ApprovalStatus.PENDING:
-            values[AWAITING_ATTRIBUTE] = _AWAITING_DECISION
+            values[AWAITING_ATTRIBUTE] = (
+                _AWAITING_ATTENTION if self.needs_attention else _AWAITING_DECISION
+            )
         return {name: _serializer.serialize(value) for name, value in values.items()}
 
     @classmethod
@@ -182,6 +196,7 @@ class PendingApproval:
     approval_id: str
     requested_epoch: int
     automation_execution_id: str | None
+    needs_attention: bool = False  # ApprovalRecord.needs_attention
 
 
 class RecordNotPending(Exception):
@@ -363,17 +378,23 @@ class ApprovalRecords:
         ago may still be listed (re-read it with `get()` before acting; the conditional claim
         and the idempotency store make a delivery harmless anyway), and a record written a
         moment ago may be missing (the next sweep lists it)."""
-        for item in self._query(
-            IndexName=PENDING_INDEX,
-            KeyConditionExpression="#awaiting = :decision",
-            ExpressionAttributeNames={"#awaiting": AWAITING_ATTRIBUTE},
-            ExpressionAttributeValues={":decision": {"S": _AWAITING_DECISION}},
-        ):
+        listed = [
+            (awaiting, item)
+            for awaiting in (_AWAITING_DECISION, _AWAITING_ATTENTION)
+            for item in self._query(
+                IndexName=PENDING_INDEX,
+                KeyConditionExpression="#awaiting = :awaiting",
+                ExpressionAttributeNames={"#awaiting": AWAITING_ATTRIBUTE},
+                ExpressionAttributeValues={":awaiting": {"S": awaiting}},
+            )
+        ]
+        for awaiting, item in sorted(listed, key=lambda pair: int(pair[1]["requested_epoch"]["N"])):
             values = {name: _deserializer.deserialize(value) for name, value in item.items()}
             yield PendingApproval(
                 approval_id=values["approval_id"],
                 requested_epoch=int(values["requested_epoch"]),
                 automation_execution_id=values.get("automation_execution_id"),
+                needs_attention=awaiting == _AWAITING_ATTENTION,
             )
 
     def _query(self, **request: Unpack[_IndexQuery]) -> Iterator[Item]:

@@ -28,6 +28,7 @@ from approval_core.records import (
     ApprovalStatus,
     PendingApproval,
 )
+from approval_core.stages import Stage
 from receive_result.automation_supervisor import AutomationState, AutomationSupervisor
 from receive_result.logic.next_stage import NEXT_STAGE
 from receive_result.logic.receive_result import ReceiveResult
@@ -100,14 +101,23 @@ class SweepApprovals:
         metrics.add_metric(name="ApprovalsQueued", unit=MetricUnit.Count, value=len(queued))
         overdue = [p for p in queued if self._queued_too_long(p, now)]
         asking = [p for i, p in started.items() if statuses.get(i) in _ASKING]
-        may_remind = [p for p in asking if self._reminder_may_be_due(p, now)]
+        may_need_attention = [p for p in asking if self._attention_may_be_due(p, now)]
         delivered: list[str] = []
         not_started: list[str] = []
         reminded: list[str] = []
+        expired: list[str] = []
+
+        def attend(approval: PendingApproval, now: datetime) -> bool:
+            done = self._attend_asking(approval, now)
+            {"reminded": reminded, "expired": expired}.get(done or "", []).append(
+                approval.approval_id
+            )
+            return False  # listed above
+
         work = (
             [(p, self._deliver_finished, delivered) for p in finished]
             + [(p, self._give_up_queued, not_started) for p in overdue]
-            + [(p, self._send_reminder, reminded) for p in may_remind]
+            + [(p, attend, []) for p in may_need_attention]
         )
         unchecked = 0
         for index, (approval, act, done) in enumerate(work):
@@ -137,6 +147,7 @@ class SweepApprovals:
                     "queued": len(queued),
                     "not_started": len(not_started),
                     "reminded": len(reminded),
+                    "stages_expired": len(expired),
                 },
             )
         return SweepReport(
@@ -221,23 +232,67 @@ class SweepApprovals:
         )
         return True
 
-    def _reminder_may_be_due(self, approval: PendingApproval, now: datetime) -> bool:
-        """No request may ask for a reminder sooner than MIN_REMIND_AFTER_SECONDS: a younger
-        approval costs no read."""
-        return self._remind is not None and (
+    def _attention_may_be_due(self, approval: PendingApproval, now: datetime) -> bool:
+        """Only an approval with reminders or a stage timeout of its own (the index says
+        which) is read while it waits, and not before MIN_REMIND_AFTER_SECONDS: no request
+        may ask for a reminder, nor time a stage out, sooner."""
+        return approval.needs_attention and (
             _seconds_since(approval.requested_epoch, now) >= MIN_REMIND_AFTER_SECONDS
         )
 
-    def _send_reminder(self, approval: PendingApproval, now: datetime) -> bool:
-        """Reminder n (reminders_sent + 1) once its time has come (n intervals after the
-        request), up to max_reminders: claimed on the record first (only while PENDING and
-        only from n - 1), then published. True when this sweep sent it."""
-        if self._remind is None:
-            return False
+    def _attend_asking(self, approval: PendingApproval, now: datetime) -> str | None:
+        """An approval whose automation asks its approvers, read once: its stage timed out
+        ("expired"), or a reminder due ("reminded"), or nothing (None)."""
         record = self._still_waiting(approval)
         if record is None or record.status is not ApprovalStatus.PENDING:
+            return None
+        stage = _waiting_stage(record)
+        waited = _seconds_since(record.stage_started_epoch or record.requested_epoch, now)
+        if stage is not None and stage.timeout_seconds and waited >= stage.timeout_seconds:
+            return "expired" if self._expire_stage(record, stage, waited) else None
+        return "reminded" if self._send_reminder(record, waited) else None
+
+    def _expire_stage(self, record: ApprovalRecord, stage: Stage, waited: int) -> bool:
+        """A stage whose own timeout_seconds (shorter than SSM's step timeout) has passed:
+        the approval ends Expired through the same idempotent delivery as every outcome
+        (the claim is the point of no return), then its automation is cancelled so nobody
+        is asked any more. True when this sweep delivered it."""
+        index = record.stage_index or 0
+        decision = Decision(
+            approval_id=record.approval_id,
+            automation_execution_id=record.automation_execution_id or "",
+            outcome=Outcome.EXPIRED,
+            step_status="TimedOut",
+            failure_message=(
+                f"the stage's timeout_seconds ({stage.timeout_seconds}) passed after "
+                f"{waited} s without a decision; the gate cancelled its automation"
+            ),
+            stage_number=index + 1,
+            stage_count=len(record.stages or []) or 1,
+        )
+        delivery = self._deliver_once(decision)
+        self._automation.cancel(record.automation_execution_id or "")
+        if delivery is None or delivery.via != "sweep" or delivery.callback not in _ANSWERED:
             return False
-        waited = _seconds_since(record.requested_epoch, now)
+        metrics.add_metric(name="StagesExpired", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "Stage expired: its timeout_seconds passed; the workflow told Approval.Expired",
+            extra={
+                "approval_id": record.approval_id,
+                "stage": stage.name,
+                "timeout_seconds": stage.timeout_seconds,
+                "waited_seconds": waited,
+            },
+        )
+        return True
+
+    def _send_reminder(self, record: ApprovalRecord, waited: int) -> bool:
+        """Reminder n (reminders_sent + 1) once its time has come (n intervals after the
+        request, or after its stage started), up to max_reminders: claimed on the record
+        first (only while PENDING and only from n - 1), then published. True when this sweep
+        sent it."""
+        if self._remind is None:
+            return False
         if not _reminder_due(record, waited):
             return False
         sent = record.reminders_sent or 0
@@ -319,6 +374,14 @@ def _rate_taken(busy: SsmRateExceeded, unchecked: int) -> None:
         "Sweep stopped: SSM's rate is taken by deliveries under way; the next one continues",
         extra={"unchecked": unchecked, "action": busy.action},
     )
+
+
+def _waiting_stage(record: ApprovalRecord) -> Stage | None:
+    """The stage that waits, for an approval of stages (None: one stage, no timeout of its
+    own)."""
+    if not record.stages:
+        return None
+    return Stage.from_record(record.stages[record.stage_index or 0])
 
 
 def _reminder_due(record: ApprovalRecord, waited: int) -> bool:
