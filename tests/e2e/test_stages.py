@@ -1,0 +1,203 @@
+"""Approvals of several stages through the gate deployed by Terraform into the local AWS: three
+stages asked in order, each only once the one before it approved (its own SNS notification,
+with the earlier stages' decisions in its message); a rejection at stage 2 ends the approval
+and stage 3 is never asked (the approvers' inbox shows it); whoever approved stage 1 is not
+asked at stage 2 (SSM refuses their signal); a stage's lost event is delivered by the sweep;
+a workflow stopped during stage 2 cancels it and no stage 3 starts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from scripts.local_gate import wait_for
+from tests.support.sandbox_account import STEP_EVENT
+
+pytestmark = pytest.mark.terraform
+
+
+def stages(gate, *approvers_per_stage: list[str], **extra) -> list[dict]:
+    names = ("change", "security", "release")
+    return [
+        {"name": names[i], "approvers": [gate.principal_arn(a) for a in approvers], **extra}
+        for i, approvers in enumerate(approvers_per_stage)
+    ]
+
+
+def parameters_of(gate, automation_id: str) -> dict:
+    return gate.client("ssm").get_automation_execution(AutomationExecutionId=automation_id)[
+        "AutomationExecution"
+    ]["Parameters"]
+
+
+def message_of(parameters: dict) -> str:
+    return "".join(v[0] for k, v in sorted(parameters.items()) if k.startswith("Message"))
+
+
+def next_automation(gate, execution_arn: str, after: str) -> str:
+    """The automation of the stage after the one whose automation is `after`."""
+
+    def moved_on() -> str | None:
+        [record] = gate.records_of(execution_arn)
+        current = record.get("automation_execution_id")
+        return current if current and current != after else None
+
+    return wait_for(moved_on, 60, f"the approval of {execution_arn} did not move on")
+
+
+def asked(notifications: list[dict]) -> list[str]:
+    """The request messages SSM sent the approvers (one per stage asked)."""
+    return [json.loads(n["Body"])["Message"] for n in notifications]
+
+
+def test_three_stages_are_asked_in_order_and_the_workflow_gets_each(gate):
+    gate.notifications()  # an empty inbox
+    execution_arn = gate.start(
+        {"message": "Deploy 3.0?", "stages": stages(gate, ["alice"], ["bob"], ["carol"])}
+    )
+    first = gate.automation_of(execution_arn)
+    assert parameters_of(gate, first)["Stage"] == ["1/3"]
+    gate.decide("alice", first, "Approve", "change board ok")
+
+    second = next_automation(gate, execution_arn, first)
+    parameters = parameters_of(gate, second)
+    assert (parameters["Stage"], parameters["Approvers"]) == (["2/3"], [gate.principal_arn("bob")])
+    text = message_of(parameters)
+    assert text.startswith("Stage 2 of 3: security.")
+    assert f'change: Approved by {gate.principal_arn("alice")} ("change board ok")' in text
+    gate.decide("bob", second, "Approve", "security ok")
+
+    third = next_automation(gate, execution_arn, second)
+    gate.decide("carol", third, "Approve", "ship it")
+
+    execution = gate.finished(execution_arn)
+    assert execution["status"] == "SUCCEEDED"
+    approval = json.loads(execution["output"])["approval"]
+    assert (approval["decision"], approval["is_approved"]) == ("Approved", True)
+    assert [
+        (s["name"], s["outcome"], s["decided_by"][0]["approver"]) for s in approval["stages"]
+    ] == [
+        ("change", "Approved", gate.principal_arn("alice")),
+        ("security", "Approved", gate.principal_arn("bob")),
+        ("release", "Approved", gate.principal_arn("carol")),
+    ]
+    messages = wait_for(
+        lambda: (m := asked(gate.notifications())) and len(m) >= 3 and m, 30, "3 requests"
+    )
+    assert [m.split(".")[0] for m in messages if m.startswith("Stage")] == [
+        "Stage 1 of 3: change",
+        "Stage 2 of 3: security",
+        "Stage 3 of 3: release",
+    ]
+
+
+def test_a_rejection_at_stage_two_ends_it_and_stage_three_is_never_asked(gate):
+    gate.notifications()
+    execution_arn = gate.start(
+        {"message": "Deploy 3.1?", "stages": stages(gate, ["alice"], ["bob"], ["carol"])}
+    )
+    first = gate.automation_of(execution_arn)
+    gate.decide("alice", first, "Approve", "ok")
+    second = next_automation(gate, execution_arn, first)
+    gate.decide("bob", second, "Reject", "not this week")
+
+    execution = gate.finished(execution_arn)
+    assert execution["status"] == "SUCCEEDED"  # the example's workflow ends on either answer
+    approval = json.loads(execution["output"])["approval"]
+    assert approval["decision"] == "Rejected"
+    assert [(s["name"], s["outcome"]) for s in approval["stages"]] == [
+        ("change", "Approved"),
+        ("security", "Rejected"),
+    ]
+    [record] = gate.records_of(execution_arn)
+    assert record["automation_execution_id"] == second  # no third automation recorded
+    messages = asked(gate.notifications())
+    assert any(m.startswith("Stage 2 of 3") for m in messages)
+    assert not any(m.startswith("Stage 3 of 3") for m in messages)
+
+
+def test_who_approved_stage_one_is_not_asked_at_stage_two(gate):
+    alice, bob = gate.principal_arn("alice"), gate.principal_arn("bob")
+    execution_arn = gate.start(
+        {"message": "Deploy 3.2?", "stages": stages(gate, ["alice", "bob"], ["alice", "bob"])}
+    )
+    first = gate.automation_of(execution_arn)
+    gate.decide("alice", first, "Approve", "stage 1")
+    second = next_automation(gate, execution_arn, first)
+    assert parameters_of(gate, second)["Approvers"] == [bob]
+
+    with pytest.raises(ClientError) as refused:
+        gate.decide("alice", second, "Approve", "stage 2 too")
+    assert refused.value.response["Error"]["Code"] in (
+        "InvalidAutomationSignalException",
+        "AccessDeniedException",
+    )
+    gate.decide("bob", second, "Approve", "stage 2")
+
+    approval = json.loads(gate.finished(execution_arn)["output"])["approval"]
+    assert [s["decided_by"][0]["approver"] for s in approval["stages"]] == [alice, bob]
+
+
+def test_the_requester_is_left_out_of_every_stage(gate):
+    alice, bob, carol = (gate.principal_arn(n) for n in ("alice", "bob", "carol"))
+    execution_arn = gate.start(
+        {
+            "message": "Deploy 3.3?",
+            "requested_by": alice,
+            "stages": stages(gate, ["alice", "bob"], ["alice", "carol"]),
+        }
+    )
+    first = gate.automation_of(execution_arn)
+    assert parameters_of(gate, first)["Approvers"] == [bob]
+    gate.decide("bob", first, "Approve", "ok")
+    second = next_automation(gate, execution_arn, first)
+    assert parameters_of(gate, second)["Approvers"] == [carol]
+    gate.decide("carol", second, "Approve", "ok")
+    assert json.loads(gate.finished(execution_arn)["output"])["approval"]["is_approved"]
+
+
+def test_a_lost_event_of_stage_one_is_delivered_by_the_sweep_and_stage_two_asked(gate):
+    execution_arn = gate.start(
+        {"message": "Deploy 3.4?", "stages": stages(gate, ["alice"], ["bob"])}
+    )
+    first = gate.automation_of(execution_arn)
+    gate.aws.api(
+        "/moto-api/sandbox/events/drop",
+        {"source": "aws.ssm", "detail_type": STEP_EVENT, "detail": {"ExecutionId": first}},
+    )
+    gate.decide("alice", first, "Approve", "its event is lost")
+
+    gate.sweep(later_by=gate.sweep_grace_seconds)
+
+    second = next_automation(gate, execution_arn, first)
+    gate.decide("bob", second, "Approve", "ok")
+    approval = json.loads(gate.finished(execution_arn)["output"])["approval"]
+    assert [s["outcome"] for s in approval["stages"]] == ["Approved", "Approved"]
+
+
+def test_a_workflow_stopped_during_stage_two_cancels_it_and_no_stage_three_starts(gate):
+    execution_arn = gate.start(
+        {"message": "Deploy 3.5?", "stages": stages(gate, ["alice"], ["bob"], ["carol"])}
+    )
+    first = gate.automation_of(execution_arn)
+    gate.decide("alice", first, "Approve", "ok")
+    second = next_automation(gate, execution_arn, first)
+
+    gate.client("stepfunctions").stop_execution(executionArn=execution_arn)
+
+    def status_of(automation_id: str) -> str:
+        return gate.client("ssm").get_automation_execution(AutomationExecutionId=automation_id)[
+            "AutomationExecution"
+        ]["AutomationExecutionStatus"]
+
+    wait_for(lambda: status_of(second) == "Cancelled", 60, "stage 2 was not cancelled")
+    record = wait_for(
+        lambda: (r := gate.records_of(execution_arn)[0])["status"] == "CLOSED" and r,
+        60,
+        "the record was not closed",
+    )
+    assert record["automation_execution_id"] == second
+    with pytest.raises(ClientError):
+        gate.decide("bob", second, "Approve", "too late")
