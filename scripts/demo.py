@@ -2,10 +2,12 @@
 
 Starts the local AWS (moto + sandbox/) on 127.0.0.1, deploys terraform/examples/local
 with Terraform, starts three workflows; then the approvers use the `approvals` command line
-(cli/) as a person would, with their own IAM users' keys: alice lists what waits for her and
-approves one, bob rejects another (with comments); the third workflow is stopped while its
-approval waits (the approval is closed and its automation cancelled); `approvals show` tells
-what happened to each. Every command and its output is printed. Then it destroys and stops.
+(cli/) as a person would, with their own IAM users' keys: the first approval has two stages
+(change, then security): alice lists what waits for her and approves its first stage, then
+carol, asked only then, approves the second; bob rejects another (with comments); the third
+workflow is stopped while its approval waits (the approval is closed and its automation
+cancelled); `approvals show` tells what happened to each, stage by stage. Every command and
+its output is printed. Then it destroys and stops.
 A failure says which step failed and why.
 """
 
@@ -104,8 +106,14 @@ def run() -> None:
             requests = {
                 "approved": {
                     "message": "Deploy release 42 to production?",
-                    "approvers": [gate.principal_arn("alice"), gate.principal_arn("bob")],
-                    "min_required_approvals": 1,
+                    "stages": [
+                        {
+                            "name": "change",
+                            "approvers": [gate.principal_arn("alice"), gate.principal_arn("bob")],
+                            "min_required_approvals": 1,
+                        },
+                        {"name": "security", "approvers": [gate.principal_arn("carol")]},
+                    ],
                 },
                 "rejected": {
                     "confirmation_url": "https://example.com/releases/43",
@@ -132,10 +140,18 @@ def run() -> None:
             approvals = Approvals(gate, Path(home))
             step(
                 4,
-                "alice lists and approves one, bob rejects another, the third workflow is stopped",
+                "alice approves stage 1 of one, then carol stage 2; bob rejects another; the "
+                "third workflow is stopped",
                 lambda: (
                     approvals.run("alice", "list", "--mine"),
-                    approvals.run("alice", "approve", "demo-approved", "-m", "Looks good, ship it"),
+                    approvals.run("alice", "approve", "demo-approved", "-m", "Change board: go"),
+                    wait_for(
+                        lambda: gate.records_of(executions["approved"])[0].get("stage_index"),
+                        30,
+                        "stage 2 of demo-approved was not asked",
+                    ),
+                    approvals.run("carol", "list", "--mine"),
+                    approvals.run("carol", "approve", "demo-approved", "-m", "Security: fine"),
                     approvals.run("bob", "reject", "demo-rejected", "-m", "Not before the freeze"),
                     gate.client("stepfunctions").stop_execution(
                         executionArn=executions["stopped"], cause="Change withdrawn"

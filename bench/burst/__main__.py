@@ -36,7 +36,8 @@ temporary folder), then:
 
 Prints the start rate (the automations' ExecutionStartTime, first to last) as a fraction of
 StartAutomationExecution's quota, the decision rate (the records' decided_at) as a fraction
-of GetAutomationExecution's, the SSM calls made during the decisions, the retries (calls SSM
+of GetAutomationExecution's, the SSM calls made during the decisions, what the sweeps read
+and left to their events (their "Sweep done" logs, summed), the retries (calls SSM
 throttled, ApprovalStartThrottled, receive_result's errors, sweeps deferred, signals sent
 again), the throughput and the time from each decision signal to its workflow's end, where
 that time goes (from the records and the histories), what each function did (from its

@@ -12,6 +12,11 @@ from typing import Any
 
 from bench.burst.gate import FUNCTIONS, BurstGate
 
+# What the sweep logs when it went through everything it found (sweep_approvals.py), with its
+# counts, summed over the run's sweeps: "finished", the ended automations it read to deliver;
+# "left_to_their_event", those that ended within its grace, left unread to their event.
+SWEEP_DONE = "Sweep done"
+
 
 def function_activity(gate: BurstGate) -> tuple[dict[str, dict[str, Any]], str]:
     """Per function: invocations, workers, durations, errors, messages; and the Python the
@@ -23,6 +28,7 @@ def function_activity(gate: BurstGate) -> tuple[dict[str, dict[str, Any]], str]:
         durations: list[float] = []
         errors: Counter[str] = Counter()
         messages: Counter[str] = Counter()
+        sweep_counts: Counter[str] = Counter()
         workers = 0
         try:
             pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
@@ -39,9 +45,14 @@ def function_activity(gate: BurstGate) -> tuple[dict[str, dict[str, Any]], str]:
                 errors[line[8:].split(":", 1)[0]] += 1
             elif line.startswith("{"):
                 with contextlib.suppress(ValueError, AttributeError):
-                    message = json.loads(line).get("message")
+                    record = json.loads(line)
+                    message = record.get("message")
                     if isinstance(message, str):
                         messages[message] += 1
+                    if message == SWEEP_DONE:
+                        sweep_counts.update(
+                            {k: v for k, v in record.items() if type(v) is int}  # not bools
+                        )
         activity[label] = {
             "invocations": len(durations),
             "workers": workers,
@@ -49,6 +60,7 @@ def function_activity(gate: BurstGate) -> tuple[dict[str, dict[str, Any]], str]:
             "duration_ms_total": round(sum(durations)),
             "errors": dict(errors),
             "messages": dict(messages),
+            "sweep_done_totals": dict(sorted(sweep_counts.items())),
         }
     return activity, python
 

@@ -101,6 +101,9 @@ def at_rates(
             "per_decision": round(sum(gets.values()) / decisions, 2) if decisions else None,
             "by_caller": dict(sorted(gets.items())),
         },
+        # Over every sweep of the run (the sweep's "Sweep done" log); before the first signal
+        # and after the last end nothing has ended that waits, so these are the decisions'.
+        "sweeps_done": activity["sweep_approvals"]["sweep_done_totals"],
         "retries": {
             "throttled_by_ssm": dict(sorted(burst.throttled.items())),
             "approval_start_throttled": checked.start_retries.get("ApprovalStartThrottled", 0),
@@ -339,6 +342,7 @@ def rates_report(found: dict[str, Any]) -> list[str]:
     lines += [
         f"  GetAutomationExecution calls from the first signal to the last workflow's end: "
         f"{gets['total']} ({gets['per_decision']} per decision) {gets['by_caller']}",
+        f"  sweeps done (their logs, summed): {sweep_done_line(found['sweeps_done'])}",
         f"  SSM calls then: {found['ssm_calls_during_decisions']}"
         + (
             " (the scheduled sweep paused: --pause-scheduled-sweep)"
@@ -352,3 +356,14 @@ def rates_report(found: dict[str, Any]) -> list[str]:
         f"{retries['signals_sent_again']}",
     ]
     return lines
+
+
+def sweep_done_line(totals: dict[str, int]) -> str:
+    """The sweeps' reads and what they left to the events (receive_result before 0.6.0 logs
+    no left_to_their_event)."""
+    left = totals.get("left_to_their_event", "?")
+    return (
+        f"read {totals.get('finished', 0)} ended automations to deliver, left {left} that "
+        f"ended within the grace to their event, delivered {totals.get('delivered', 0)}; "
+        f"{totals}"
+    )
