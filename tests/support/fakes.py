@@ -117,9 +117,18 @@ class FakeApprovalRecords(_Journaled):
         decided_by: list[dict[str, str | None]] | None = None,
         delivered_by: str = "",
         stage_result: dict[str, object] | None = None,
+        automation_execution_id: str | None = None,
     ) -> ApprovalRecord:
         self._note("claim_decision")
         record = self._records.get(approval_id)
+        if (
+            record is not None
+            and automation_execution_id
+            and record.automation_execution_id
+            and automation_execution_id
+            not in (record.automation_execution_id, record.escalation_automation_execution_id)
+        ):
+            raise RecordNotPending(dataclasses.replace(record))
         results = list(record.stage_results or []) if record else []
         if stage_result is not None:
             results.append(stage_result)

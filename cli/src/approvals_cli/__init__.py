@@ -6,4 +6,4 @@ Step Functions (the workflow), X-Ray (traces), SQS and Lambda (recovery). It imp
 the services' packages: it reads the records table as libs/approval_core writes it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -17,7 +17,7 @@ from approvals_cli.automations import Automation
 from approvals_cli.aws import Aws, aws_errors, error_code
 from approvals_cli.deployment import Deployment
 from approvals_cli.errors import CliError, ExitCode
-from approvals_cli.records import Approval, Records
+from approvals_cli.records import Approval, Records, stage_name
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TIMEOUT_SECONDS = re.compile(r"timeoutSeconds\"?\s*:\s*\"?(\d+)")
@@ -175,14 +175,17 @@ class Gate:
     # Acting --------------------------------------------------------------------------------
 
     def decide(self, ident: str, verb: str, comment: str) -> tuple[Approval, Automation]:
-        """Signal the approval's automation as the caller; refuse, sending nothing, what SSM
-        would refuse or what would change nothing."""
+        """Signal the approval's automation (its waiting stage's) as the caller; refuse,
+        sending nothing, what SSM would refuse or what would change nothing."""
         approval = self.resolve(ident)
+        if approval.status == "PENDING":
+            _refuse_an_ended_stage(approval, ident.strip())
         automation = self._waiting_automation(approval, verb)
         caller = self.aws.caller
+        at = f" at {approval.stage}" if approval.staged else ""
         if not any(may_decide(caller, entry) for entry in automation.approvers):
             raise CliError(
-                f"you ({caller.arn}) are not an approver of approval {approval.approval_id}: "
+                f"you ({caller.arn}) are not an approver of approval {approval.approval_id}{at}: "
                 f"who may decide: {', '.join(automation.approvers)} "
                 f"(quorum {automation.min_required_approvals}); nothing was sent",
                 ExitCode.REFUSED,
@@ -190,7 +193,7 @@ class Gate:
         mine = [d for d in automation.decisions if may_decide(caller, d.approver)]
         if mine:
             raise CliError(
-                f"you already decided approval {approval.approval_id} ({mine[0].decision} at "
+                f"you already decided approval {approval.approval_id}{at} ({mine[0].decision} at "
                 f"{mine[0].decided_at}); it waits for the others (quorum "
                 f"{automation.min_required_approvals}): nothing was sent",
                 ExitCode.CONFLICT,
@@ -290,6 +293,21 @@ class Gate:
             if on_poll:
                 on_poll(approval)
         return approval
+
+
+def _refuse_an_ended_stage(approval: Approval, ident: str) -> None:
+    """`ident` is the automation of a stage that has ended: its approvers were asked that
+    stage, not the one that waits now, so nothing is sent."""
+    for number, result in enumerate(approval.stage_results, 1):
+        if ident and result.get("automation_execution_id") == ident:
+            ended = stage_name(int(result.get("stage") or number), approval.stages)
+            raise CliError(
+                f"automation {ident} asked {ended} of approval {approval.approval_id}, which "
+                f"ended ({result.get('outcome')}); the approval now waits at {approval.stage}: "
+                f"decide that stage by the approval id ({approval.approval_id}) if you are one "
+                "of its approvers; nothing was sent",
+                ExitCode.CONFLICT,
+            )
 
 
 def wait_exit_code(approval: Approval) -> ExitCode:

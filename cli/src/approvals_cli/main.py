@@ -203,14 +203,29 @@ def _decide(context: Context, approval: str, verb: str, message: str) -> ExitCod
         "signal": verb,
         "comment": message,
         "caller": context.aws.caller.arn,
+        # The stage decided (null for a one-stage approval).
+        "stage": {
+            "number": decided.stage_number,
+            "count": len(decided.stages),
+            "name": decided.waiting_stage.get("name"),
+        }
+        if decided.staged
+        else None,
     }
+    quorum = automation.min_required_approvals
+    reached = (
+        f"This stage ends once its quorum ({quorum}) is reached; the workflow gets the "
+        "decision once every stage has approved, or one rejects"
+        if decided.staged
+        else f"The workflow gets the decision once the quorum ({quorum}) is reached"
+    )
     context.output.emit(
         done,
         lambda console: console.print(
             f"{'Approved' if verb == 'approve' else 'Rejected'} approval {decided.approval_id}"
+            + (f" at {decided.stage}" if decided.staged else "")
             + (f' with "{message}"' if message else "")
-            + f" as {context.aws.caller.arn}. The workflow gets the decision once the quorum "
-            f"({automation.min_required_approvals}) is reached: "
+            + f" as {context.aws.caller.arn}. {reached}: "
             f"approvals wait {decided.approval_id}"
         ),
     )

@@ -1,9 +1,10 @@
 """The approval records table, read as libs/approval_core writes it, never its task token.
 
 Reads: one record by approval id (GetItem), the approvals of a workflow execution (index
-`by_execution`), and approvals by status, newest first (index `by_status`: partition `status`,
-sort `requested_epoch`, projecting every attribute but the token). Every read names the
-attributes it wants, so the token never reaches this process.
+`by_execution`, every attribute projected), and approvals by status, newest first (index
+`by_status`: partition `status`, sort `requested_epoch`, projecting every attribute but the
+token and the stages). Every read names the attributes it wants, so the token never reaches
+this process.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ STATUS_INDEX = "by_status"
 EXECUTION_INDEX = "by_execution"
 STATUSES = ("PENDING", "DECIDED", "CLOSED")
 
+# An approval's stages (approval_core.stages): every stage's definition, the waiting one
+# (0-based) and since when, and each ended stage's result (1-based `stage`).
+STAGE_ATTRIBUTES = ("stages", "stage_index", "stage_started_epoch", "stage_results")
 # Everything the CLI reads of a record (approval_core.records.ApprovalRecord without the
 # token), and the request's summary start_approval keeps on it.
 ATTRIBUTES = (
@@ -44,7 +48,11 @@ ATTRIBUTES = (
     "requested_by",
     "decided_by",
     "delivered_by",
+    *STAGE_ATTRIBUTES,
 )
+# What the `by_status` index projects: every attribute above but the stages (an approval's
+# stages are read from the record itself, or from `by_execution`).
+STATUS_INDEXED = tuple(name for name in ATTRIBUTES if name not in STAGE_ATTRIBUTES)
 # What `approvals list` shows of each: the fewer attributes, the quicker a large page.
 LISTED = (
     "approval_id",
@@ -70,6 +78,13 @@ def _projection(attributes: Iterable[str]) -> tuple[str, dict[str, str]]:
 
 
 _PROJECTION_EXPRESSION, _PROJECTION_NAMES = _projection(ATTRIBUTES)
+_NUMBERS = (
+    "requested_epoch",
+    "expiration",
+    "min_required_approvals",
+    "stage_index",
+    "stage_started_epoch",
+)
 _deserializer = TypeDeserializer()
 
 
@@ -96,16 +111,22 @@ class Approval:
     requested_by: str | None = None  # the requester the workflow declared
     decided_by: list[dict[str, Any]] = field(default_factory=list)
     delivered_by: str | None = None  # receive_result (the event) or sweep_approvals
+    # Stages (none: a one-stage approval; not read from `by_status`): `approvers` and
+    # `min_required_approvals` above are the waiting stage's.
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    stage_index: int | None = None
+    stage_started_epoch: int | None = None
+    stage_results: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Approval:
         values = {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
         values = {name: value for name, value in values.items() if name in ATTRIBUTES}
-        for name in ("requested_epoch", "expiration", "min_required_approvals"):
+        for name in _NUMBERS:
             if values.get(name) is not None:
                 values[name] = int(values[name])
-        values["approvers"] = list(values.get("approvers") or [])
-        values["decided_by"] = list(values.get("decided_by") or [])
+        for name in ("approvers", "decided_by", "stages", "stage_results"):
+            values[name] = list(values.get(name) or [])
         values.setdefault("requested_at", "")
         values.setdefault("requested_epoch", 0)
         return cls(**values)
@@ -115,12 +136,41 @@ class Approval:
         return bool(self.approvers)
 
     @property
+    def staged(self) -> bool:
+        """The request named its stages (else it is one stage, its approvers)."""
+        return bool(self.stages)
+
+    @property
+    def stage_number(self) -> int:
+        """The waiting stage (or the last one asked), 1-based."""
+        return (self.stage_index or 0) + 1
+
+    @property
+    def waiting_stage(self) -> dict[str, Any]:
+        """The waiting stage's definition ({} without stages)."""
+        number = self.stage_number
+        return self.stages[number - 1] if 0 < number <= len(self.stages) else {}
+
+    @property
+    def stage(self) -> str:
+        """Which stage waits, for people: `stage 2 of 3 (security)`; "" without stages."""
+        if not self.staged:
+            return ""
+        return stage_name(self.stage_number, self.stages)
+
+    @property
     def finished(self) -> bool:
         """The workflow has its answer (or ended first): nothing more will happen."""
         return self.status == "CLOSED" or (self.status == "DECIDED" and self.callback != "SENDING")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def stage_name(number: int, stages: list[dict[str, Any]]) -> str:
+    """`stage 2 of 3 (security)`: stage `number` (1-based) of `stages`."""
+    name = stages[number - 1].get("name") if 0 < number <= len(stages) else None
+    return f"stage {number} of {len(stages)}" + (f" ({name})" if name else "")
 
 
 def _plain(value: Any) -> Any:
@@ -167,7 +217,7 @@ class Records:
         statuses: Iterable[str],
         since_epoch: int | None = None,
         limit: int | None = None,
-        attributes: Iterable[str] = ATTRIBUTES,
+        attributes: Iterable[str] = STATUS_INDEXED,
         page_size: int | None = None,
     ) -> Iterator[Approval]:
         """Approvals in any of `statuses`, newest first, at most `limit`: read lazily, a page

@@ -107,8 +107,13 @@ class FakeAws:
         self.region = "us-east-1"
 
     def client(self, service: str) -> Any:
-        assert service == "ssm", service
-        return self.ssm
+        assert service in ("ssm", "stepfunctions"), service
+        return self.ssm if service == "ssm" else FakeStepFunctions()
+
+
+class FakeStepFunctions:
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        return {"status": "RUNNING"}
 
 
 APPROVAL_ID = "27a57dbc-a550-5d7d-8e34-98538b79f2d4"
@@ -218,6 +223,155 @@ def test_withdraw_cancels_the_automation():
     gate, ssm = gate_for("arn:aws:iam::123456789012:user/olivia")
     gate.withdraw(EXECUTION)
     assert ssm.stops == [{"AutomationExecutionId": AUTOMATION_ID, "Type": "Cancel"}]
+
+
+# --- an approval of several stages ---------------------------------------------------------
+
+ENDED_STAGE_AUTOMATION = "0b5c7f5e-2d1a-4c57-9a59-1f1f6d1c2e01"
+STAGED = {
+    "stages": [
+        {"name": "legal", "approvers": ["dave"], "min_required_approvals": 1},
+        {
+            "name": "security",
+            "approvers": ["arn:aws:iam::123456789012:user/alice", "bob", "dave"],
+            "min_required_approvals": 2,
+        },
+        {"name": "release", "approvers": ["carol"], "min_required_approvals": 1},
+    ],
+    "stage_index": 1,
+    "stage_results": [
+        {
+            "stage": 1,
+            "outcome": "Approved",
+            "decided_by": [
+                {
+                    "approver": "arn:aws:iam::123456789012:user/dave",
+                    "decision": "Approve",
+                    "comment": "legal ok",
+                    "decided_at": "2026-11-30T10:05:00+00:00",
+                }
+            ],
+            "automation_execution_id": ENDED_STAGE_AUTOMATION,
+        }
+    ],
+    # The waiting stage's as asked (dave, who approved stage 1, left out).
+    "approvers": ["arn:aws:iam::123456789012:user/alice", "bob"],
+    "min_required_approvals": 2,
+    "message": "Ship release 42",
+}
+BOB_APPROVED = json.dumps(
+    {
+        "Approver": "arn:aws:iam::123456789012:user/bob",
+        "Decision": "Approve",
+        "ApprovalDecisionTime": "2026-11-30T10:07:00+00:00",
+    }
+)
+
+
+def staged_gate(caller: str, **changes: Any) -> tuple[Gate, FakeSsm]:
+    return gate_for(caller, decisions=[BOB_APPROVED], **(STAGED | changes))
+
+
+def run_cli(gate: Gate, *args: str) -> Any:
+    """The command line on `gate` (no deployment, no credentials)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("approvals_cli.main.Context.gate", property(lambda _: gate))
+        patch.setattr("approvals_cli.main.Context.aws", property(lambda _: gate.aws))
+        # Wide enough that no line wraps, whatever terminal (or none) runs the tests.
+        ran = CliRunner().invoke(cli, list(args), catch_exceptions=False, env={"COLUMNS": "300"})
+    assert ran.exit_code == 0, ran.output
+    return ran
+
+
+def test_show_tells_each_stage_its_approvers_outcome_and_deciders():
+    gate, _ = staged_gate("arn:aws:iam::123456789012:user/alice")
+    shown = json.loads(run_cli(gate, "--json", "show", APPROVAL_ID).output)
+    assert [(s["stage"], s["name"], s["state"]) for s in shown["stages"]] == [
+        (1, "legal", "Approved"),
+        (2, "security", "waiting"),
+        (3, "release", "not asked"),
+    ]
+    legal, security, release = shown["stages"]
+    assert [d["comment"] for d in legal["decided_by"]] == ["legal ok"]
+    assert legal["automation_execution_id"] == ENDED_STAGE_AUTOMATION
+    # The waiting stage: as asked (the record's approvers), with the decisions so far.
+    assert security["approvers"] == STAGED["approvers"] and security["min_required_approvals"] == 2
+    assert [d["approver"] for d in security["decided_by"]] == ["arn:aws:iam::123456789012:user/bob"]
+    assert security["automation_execution_id"] == AUTOMATION_ID
+    assert release["decided_by"] == [] and release["automation_execution_id"] is None
+    assert shown["approval"]["stage_index"] == 1 and shown["approval"]["stages"][2]["name"]
+    steps = [(e["step"], e["what"]) for e in shown["timeline"]]
+    assert ("decision", 'stage 1 of 3 (legal): dave: Approve "legal ok"') in steps
+    assert ("decision", "stage 2 of 3 (security): bob: Approve") in steps
+    [requested] = [what for step, what in steps if step == "requested"]
+    assert requested.endswith('"Ship release 42" in 3 stage(s): legal, security, release')
+
+    text = run_cli(gate, "show", APPROVAL_ID).output
+    assert f"automation  {AUTOMATION_ID} (Waiting, stage 2 of 3 (security))" in text
+    lines = {
+        words[1]: line
+        for line in text.splitlines()
+        if (words := line.split()) and words[0].isdigit()
+    }
+    assert (
+        lines["legal"].endswith('Approved by dave "legal ok"')
+        and "dave (quorum 1)" in (lines["legal"])
+    )
+    assert "alice, bob (quorum 2)" in lines["security"]
+    assert lines["security"].endswith("waiting (bob: Approve)")
+    assert lines["release"].endswith("not asked")
+
+
+def test_a_one_stage_approval_shows_no_stages():
+    gate, _ = gate_for("arn:aws:iam::123456789012:user/alice", message="m", approvers=["bob"])
+    shown = json.loads(run_cli(gate, "--json", "show", APPROVAL_ID).output)
+    [requested] = [e["what"] for e in shown["timeline"] if e["step"] == "requested"]
+    assert shown["stages"] == [] and requested.endswith('"m" to bob (quorum 1)')
+    assert "stage" not in run_cli(gate, "show", APPROVAL_ID).output
+
+
+def test_an_ended_approval_shows_where_it_stopped():
+    gate, _ = staged_gate(
+        "arn:aws:iam::123456789012:user/alice", status="CLOSED", closed_reason="ABORTED"
+    )
+    shown = json.loads(run_cli(gate, "--json", "show", APPROVAL_ID).output)
+    assert [s["state"] for s in shown["stages"]] == ["Approved", "closed (ABORTED)", "not asked"]
+
+
+def test_approving_a_staged_approval_names_the_stage_and_signals_its_automation():
+    gate, ssm = staged_gate("arn:aws:iam::123456789012:user/alice")
+    text = run_cli(gate, "approve", APPROVAL_ID, "-m", "fine").output
+    assert f"Approved approval {APPROVAL_ID} at stage 2 of 3 (security)" in text
+    assert "This stage ends once its quorum (2) is reached" in " ".join(text.split())
+    done = json.loads(run_cli(gate, "--json", "reject", APPROVAL_ID).output)
+    assert done["stage"] == {"number": 2, "count": 3, "name": "security"}
+    assert [s["AutomationExecutionId"] for s in ssm.signals] == [AUTOMATION_ID] * 2
+    assert [s["SignalType"] for s in ssm.signals] == ["Approve", "Reject"]
+
+
+def test_a_one_stage_decision_names_no_stage():
+    gate, _ = gate_for("arn:aws:iam::123456789012:user/bob")
+    done = json.loads(run_cli(gate, "--json", "approve", APPROVAL_ID).output)
+    assert done["stage"] is None
+
+
+def test_a_stranger_to_the_waiting_stage_is_refused_naming_it():
+    gate, ssm = staged_gate("arn:aws:iam::123456789012:user/carol")
+    with pytest.raises(CliError) as refused:
+        gate.decide(APPROVAL_ID, "approve", "")
+    assert refused.value.code is ExitCode.REFUSED
+    assert f"approval {APPROVAL_ID} at stage 2 of 3 (security)" in refused.value.message
+    assert ssm.signals == []
+
+
+def test_the_automation_of_an_ended_stage_is_not_decided():
+    gate, ssm = staged_gate("arn:aws:iam::123456789012:user/alice")
+    with pytest.raises(CliError) as refused:
+        gate.decide(ENDED_STAGE_AUTOMATION, "approve", "")
+    assert refused.value.code is ExitCode.CONFLICT
+    assert "asked stage 1 of 3 (legal)" in refused.value.message
+    assert "now waits at stage 2 of 3 (security)" in refused.value.message
+    assert ssm.signals == []
 
 
 # --- audit, traces, redrive, policies ---------------------------------------------------------
@@ -363,6 +517,12 @@ def test_policies_grant_each_role_its_commands_only():
         "arn:aws:dynamodb:us-east-1:123456789012:table/gate-approvals/index/pending"
         not in resources
     )
+    [reads] = [
+        s for s in policy(DEPLOYMENT, "approver")["Statement"] if s["Sid"] == "ReadApprovalRecords"
+    ]
+    readable = reads["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    assert {"pk", "stages", "stage_index", "stage_started_epoch", "stage_results"} <= set(readable)
+    assert "task_token" not in readable
 
 
 def test_automation_statuses():

@@ -13,7 +13,7 @@ from approvals_cli.automations import Automation, decisions_of
 from approvals_cli.aws import Caller
 from approvals_cli.errors import ExitCode
 from approvals_cli.gate import wait_exit_code
-from approvals_cli.records import ATTRIBUTES, Approval, Records
+from approvals_cli.records import ATTRIBUTES, STAGE_ATTRIBUTES, Approval, Records
 
 ACCOUNT = "123456789012"
 ALICE = Caller(f"arn:aws:iam::{ACCOUNT}:user/alice", ACCOUNT)
@@ -102,6 +102,60 @@ def test_a_record_reads_without_its_token_and_with_numbers_as_ints():
     assert approval.requested_epoch == 1764496800 and approval.min_required_approvals == 2
     assert approval.has_request and "secret" not in json.dumps(approval.to_json())
     assert "task_token" not in ATTRIBUTES
+
+
+def test_a_staged_record_reads_its_stages_with_numbers_as_ints():
+    approval = Approval.from_item(
+        _item(
+            approval_id="ap-1",
+            execution_arn="arn:e",
+            status="PENDING",
+            requested_at="t",
+            requested_epoch=Decimal(1),
+            stages=[
+                {"name": "legal", "approvers": ["dave"], "min_required_approvals": Decimal(1)},
+                {"name": "security", "approvers": ["bob"], "min_required_approvals": Decimal(1)},
+            ],
+            stage_index=Decimal(1),
+            stage_started_epoch=Decimal(1764497100),
+            stage_results=[{"stage": Decimal(1), "outcome": "Approved", "decided_by": []}],
+        )
+    )
+    assert (approval.stage_index, approval.stage_started_epoch) == (1, 1764497100)
+    assert approval.stages[0]["min_required_approvals"] == 1
+    assert approval.stage_results[0]["stage"] == 1
+    assert approval.staged and approval.stage == "stage 2 of 2 (security)"
+    assert approval.waiting_stage["name"] == "security"
+    one_stage = Approval("a", "e", "PENDING", "", 0)
+    assert not one_stage.staged and one_stage.stage == "" and one_stage.waiting_stage == {}
+
+
+def test_a_record_is_read_with_its_stages_but_the_status_index_without():
+    """`by_status` does not project the stages: they are read by GetItem (and `by_execution`,
+    which projects every attribute)."""
+
+    class Recording:
+        def __init__(self):
+            self.requests = []
+
+        def get_item(self, **request):
+            self.requests.append(request)
+            return {}
+
+        def query(self, **request):
+            self.requests.append(request)
+            return {"Items": []}
+
+    dynamodb = Recording()
+    records = Records(dynamodb, "t")
+    records.get("ap-1")
+    records.of_execution("arn:e")
+    list(records.by_status(("PENDING",)))
+    got, of_execution, by_status = (
+        set(r["ExpressionAttributeNames"].values()) for r in dynamodb.requests
+    )
+    assert set(STAGE_ATTRIBUTES) <= got and set(STAGE_ATTRIBUTES) <= of_execution
+    assert not set(STAGE_ATTRIBUTES) & by_status and "approvers" in by_status
 
 
 @pytest.mark.parametrize(

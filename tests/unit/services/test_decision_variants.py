@@ -230,6 +230,7 @@ class MemoryRecords:
         decided_by=None,
         delivered_by="",
         stage_result=None,
+        automation_execution_id=None,
     ) -> ApprovalRecord:
         assert self.record.status is ApprovalStatus.PENDING, "claimed twice"
         self.record.status, self.record.outcome = ApprovalStatus.DECIDED, outcome

@@ -126,6 +126,9 @@ class ApprovalRecord:
     stage_index: int | None = None
     stage_started_epoch: int | None = None
     stage_results: list[dict[str, object]] | None = None
+    # The waiting stage opened to its escalation approvers too: that second automation's id
+    # (the first valid decision of either settles the stage; the other is withdrawn).
+    escalation_automation_execution_id: str | None = None
 
     @property
     def key(self) -> Item:
@@ -273,10 +276,13 @@ class ApprovalRecords:
         decided_by: list[dict[str, str | None]] | None = None,
         delivered_by: str = "",
         stage_result: dict[str, object] | None = None,
+        automation_execution_id: str | None = None,
     ) -> ApprovalRecord:
         """PENDING -> DECIDED with the callback SENDING, once, with who decided, which
-        function claimed it and the last stage's result (appended to stage_results). Raises
-        RecordNotPending for every later claim, carrying the record as it is."""
+        function claimed it and the last stage's result (appended to stage_results); only by
+        the automation the approval waits on, when one is named (a passed stage's late event
+        claims nothing). Raises RecordNotPending for every later or stale claim, carrying the
+        record as it is (still PENDING for a stale one)."""
         expression = (
             "SET #status = :decided, outcome = :outcome, decided_at = :now, "
             "updated_at = :now, callback = :sending, decided_by = :decided_by, "
@@ -295,7 +301,22 @@ class ApprovalRecords:
                 ", stage_results = list_append(if_not_exists(stage_results, :none), :result)"
             )
             values |= {":none": [], ":result": [stage_result]}
-        return self._update(approval_id, expression, values, require_status=ApprovalStatus.PENDING)
+        condition = None
+        if automation_execution_id:
+            # Not recorded yet: the start's own update may come after an early decision.
+            condition = (
+                "(attribute_not_exists(automation_execution_id) OR "
+                "automation_execution_id = :automation OR "
+                "escalation_automation_execution_id = :automation)"
+            )
+            values[":automation"] = automation_execution_id
+        return self._update(
+            approval_id,
+            expression,
+            values,
+            require_status=ApprovalStatus.PENDING,
+            condition=condition,
+        )
 
     def advance_stage(self, approval_id: str, advance: StageAdvance) -> ApprovalRecord:
         """The waiting stage approved: its result kept, the next stage's automation, approvers

@@ -178,10 +178,19 @@ class ReceiveResult:
                 decided_by=[d.to_output() for d in decision.decided_by],
                 delivered_by=_DELIVERING_FUNCTION.get(via, via),
                 stage_result=decision.stage_result(),
+                automation_execution_id=decision.automation_execution_id,
             )
             _count_decision(decision, seconds=int(now.timestamp()) - record.requested_epoch)
         except RecordNotPending as claimed:
             record = claimed.record
+            if record.status is ApprovalStatus.PENDING:
+                # The approval waits on another automation now: this one's stage was
+                # passed (or withdrawn), and its late event decides nothing.
+                logger.info(
+                    "Ignored: an event of a stage the approval has passed",
+                    extra={"waiting_on": record.automation_execution_id},
+                )
+                return Delivery(decision.approval_id, decision.outcome.value, "DUPLICATE")
             if record.status is ApprovalStatus.CLOSED:
                 logger.info(
                     "Ignored: the workflow ended before the decision",
