@@ -14,7 +14,7 @@ import pytest
 from approval_core.records import ApprovalStatus, CallbackStatus
 from approval_core.stages import Stage
 from receive_result.logic.next_stage import NEXT_STAGE
-from receive_result.models import ApproverDecision
+from receive_result.models import ApproverDecision, Outcome
 from start_approval.models import ApprovalRequest
 from tests.support.in_memory_gate import ACCOUNT_ID, ALICE, BOB, InMemoryGate
 
@@ -314,3 +314,22 @@ def test_a_later_stage_reminds_counting_from_its_own_start(gate):
     gate.clock.advance(1)
     gate.sweeper().run()
     assert [r.number for r in gate.reminders] == [1, 1]
+
+
+def test_a_late_failure_of_a_passed_stage_does_not_end_the_approval(gate):
+    """Stage 1's automation reads Cancelled afterwards (stopped by hand, say): its event
+    claims nothing, stage 2 still waits."""
+    started = gate.start(request=THREE)
+    first = started.automation_execution_id
+    gate.decide(first, "Approved", approve(ALICE))
+    receive(gate, first)
+    second = current_automation(gate, started.approval_id)
+
+    late = dataclasses.replace(
+        gate.receiver.decision_of(first), outcome=Outcome.CANCELLED, decided_by=()
+    )
+    assert gate.receiver.deliver(late).callback == "DUPLICATE"
+
+    record = gate.record(started.approval_id)
+    assert (record.status, record.automation_execution_id) == (ApprovalStatus.PENDING, second)
+    assert gate.callbacks.answers == []
