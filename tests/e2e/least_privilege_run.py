@@ -83,10 +83,14 @@ class Run:
 
     # The workflow owner
     def start(self, message: str, *approvers: str) -> str:
-        request = {
-            "message": message,
-            "approvers": [self.gate.principal_arn(a) for a in approvers or ("alice",)],
-        }
+        return self.start_request(
+            {
+                "message": message,
+                "approvers": [self.gate.principal_arn(a) for a in approvers or ("alice",)],
+            }
+        )
+
+    def start_request(self, request: dict[str, Any]) -> str:
         execution_arn = self.gate.start(request)
         self.executions.append(execution_arn)
         return execution_arn
@@ -95,17 +99,21 @@ class Run:
         records = self.gate.records_of(execution_arn)
         return records[0] if len(records) == 1 else None
 
-    def waiting_automation(self, execution_arn: str) -> str:
-        """The automation of the execution's approval once it waits for approvers."""
+    def waiting_automation(self, execution_arn: str, after: str | None = None) -> str:
+        """The automation of the execution's approval once it waits for approvers; `after`:
+        an earlier stage's automation, so the one of the stage the record moved on to."""
 
         def waiting() -> str | None:
             record = self.record_of(execution_arn) or {}
             automation = record.get("automation_execution_id")
-            if automation and self.automation_status(automation) == "Waiting":
-                return automation
-            return None
+            if automation in (None, after):
+                return None
+            return automation if self.automation_status(automation) == "Waiting" else None
 
-        return self.wait(waiting, f"no approval of {execution_arn} waits for approvers")
+        what = f"no approval of {execution_arn} waits for approvers"
+        if after:
+            what += f" past the stage of automation {after}"
+        return self.wait(waiting, what)
 
     def automation_status(self, automation_id: str) -> str:
         return self.gate.client("ssm").get_automation_execution(
@@ -122,19 +130,37 @@ class Run:
         return self.wait(done, f"{execution_arn} did not end")
 
     def approved_by(self, execution_arn: str, approver: str) -> None:
-        execution = self.ended(execution_arn)
-        self.check(
-            execution["status"] == "SUCCEEDED",
-            f"{execution_arn} ended {execution['status']} ({execution.get('error')}), "
-            "not SUCCEEDED",
-        )
-        approval = json.loads(execution["output"])["approval"]
+        approval = self._succeeded(execution_arn)
         self.check(
             approval["decision"] == "Approved"
             and [d["approver"] for d in approval["decided_by"]]
             == [self.gate.principal_arn(approver)],
             f"{execution_arn}: the workflow got {approval}, not {approver}'s approval",
         )
+
+    def approved_in_stages(self, execution_arn: str, stages: list[tuple[str, str]]) -> None:
+        """The workflow went on approved, its output's `stages` each (name, approver) in turn."""
+        approval = self._succeeded(execution_arn)
+        got = [
+            (stage.get("name"), [d["approver"] for d in stage.get("decided_by", [])])
+            for stage in approval.get("stages", [])
+        ]
+        expected = [(name, [self.gate.principal_arn(approver)]) for name, approver in stages]
+        self.check(
+            approval["decision"] == "Approved" and got == expected,
+            f"{execution_arn}: the workflow got {approval}, not the stages {stages} approved",
+        )
+
+    def _succeeded(self, execution_arn: str) -> dict[str, Any]:
+        """The approval the workflow got, once it SUCCEEDED."""
+        execution = self.ended(execution_arn)
+        self.check(
+            execution["status"] == "SUCCEEDED",
+            f"{execution_arn} ended {execution['status']} ({execution.get('error')}), "
+            "not SUCCEEDED",
+        )
+        approval: dict[str, Any] = json.loads(execution["output"])["approval"]
+        return approval
 
     # The approvers
     def notified(self, automation_id: str) -> None:

@@ -54,23 +54,69 @@ def sweep_disabled(gate: LocalGate) -> Iterator[None]:
         events.enable_rule(Name=rule)
 
 
+def _approved_with_its_event_lost(run: Run, automation: str) -> None:
+    """alice approves; the local AWS drops SSM's event of it, as EventBridge may."""
+    run.gate.aws.api(
+        "/moto-api/sandbox/events/drop",
+        {"source": "aws.ssm", "detail_type": STEP_EVENT, "detail": {"ExecutionId": automation}},
+    )
+    run.gate.decide("alice", automation, "Approve", "fine")
+    run.wait(lambda: run.automation_status(automation) != "Waiting", "the approval did not end")
+
+
 def a_lost_event_and_the_sweep(run: Run) -> None:
     """The decision's SSM event is lost; the next sweep delivers it."""
     gate = run.gate
     execution_arn = run.start("least privilege: the event of this one is lost")
-    automation = run.waiting_automation(execution_arn)
-    gate.aws.api(
-        "/moto-api/sandbox/events/drop",
-        {"source": "aws.ssm", "detail_type": STEP_EVENT, "detail": {"ExecutionId": automation}},
-    )
-    gate.decide("alice", automation, "Approve", "fine")
-    run.wait(lambda: run.automation_status(automation) != "Waiting", "the approval did not end")
+    _approved_with_its_event_lost(run, run.waiting_automation(execution_arn))
     # Past the grace left to the event; the outcome, not the sweep's logs, says it ran.
     gate.sweep(later_by=gate.sweep_grace_seconds, wait=False)
     run.approved_by(execution_arn, "alice")
     approval_id = (run.record_of(execution_arn) or {})["approval_id"]
     run.logged(gate.outputs["sweep_function_name"], approval_id)
     run.traced(gate.outputs["sweep_function_name"])
+
+
+def _two_stages(run: Run, message: str) -> str:
+    """A workflow that asks alice (stage change), then bob (stage security)."""
+    gate = run.gate
+    return run.start_request(
+        {
+            "message": message,
+            "stages": [
+                {"name": "change", "approvers": [gate.principal_arn("alice")]},
+                {"name": "security", "approvers": [gate.principal_arn("bob")]},
+            ],
+        }
+    )
+
+
+def a_two_stage_approval(run: Run) -> None:
+    """alice approves the first stage; receive_result asks the second (its automation in the
+    record); bob approves it, and the workflow goes on approved with both stages."""
+    gate = run.gate
+    execution_arn = _two_stages(run, "least privilege: two stages")
+    first = run.waiting_automation(execution_arn)
+    gate.decide("alice", first, "Approve", "the change is fine")
+    second = run.waiting_automation(execution_arn, after=first)
+    run.notified(second)
+    gate.decide("bob", second, "Approve", "secure")
+    run.approved_in_stages(execution_arn, [("change", "alice"), ("security", "bob")])
+    run.logged(gate.outputs["receive_result_function_name"], second)
+
+
+def a_two_stage_approval_whose_first_event_is_lost(run: Run) -> None:
+    """The first stage's SSM event is lost: the sweep delivers alice's approval, so it asks
+    the second stage; bob approves it (its event arrives)."""
+    gate = run.gate
+    execution_arn = _two_stages(run, "least privilege: two stages, the first event lost")
+    first = run.waiting_automation(execution_arn)
+    _approved_with_its_event_lost(run, first)
+    gate.sweep(later_by=gate.sweep_grace_seconds, wait=False)
+    second = run.waiting_automation(execution_arn, after=first)
+    run.logged(gate.outputs["sweep_function_name"], second)
+    gate.decide("bob", second, "Approve", "secure")
+    run.approved_in_stages(execution_arn, [("change", "alice"), ("security", "bob")])
 
 
 def a_stopped_workflow(run: Run) -> None:
@@ -176,6 +222,10 @@ def a_reminder(run: Run) -> None:
 
 SCENARIOS: dict[str, Callable[[Run], None]] = {
     "an approval": an_approval,
+    "a two-stage approval": a_two_stage_approval,
+    "a two-stage approval whose first event is lost": (
+        a_two_stage_approval_whose_first_event_is_lost
+    ),
     "a failed start delivered again": a_failed_start_delivered_again,
     "an expired approval": an_expired_approval,
     "the same start twice": the_same_start_twice,

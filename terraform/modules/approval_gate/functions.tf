@@ -20,6 +20,26 @@ locals {
     name => tostring(seconds) if seconds != null
   }
 
+  # A request's default escalation; not set: no escalation unless the request asks.
+  escalation_environment = var.escalate_after_seconds == null ? {} : {
+    ESCALATE_AFTER_SECONDS = tostring(var.escalate_after_seconds)
+    ESCALATION_APPROVERS   = join(",", var.escalation_approvers)
+  }
+
+  # What starting an approval's automation takes (approval_core.launcher.AutomationDocument):
+  # start_approval starts an approval's first stage.
+  automation_environment = {
+    APPROVAL_DOCUMENT_NAME     = aws_ssm_document.approval.name
+    APPROVAL_DOCUMENT_VERSION  = "$DEFAULT"
+    NOTIFICATION_TOPIC_ARN     = aws_sns_topic.notification.arn
+    AUTOMATION_ASSUME_ROLE_ARN = aws_iam_role.automation.arn
+  }
+  # receive_result and the sweep (which delivers through the same code) start the next
+  # stages: the same document, topic and role, and whether an earlier stage's approvers count.
+  next_stage_environment = merge(local.automation_environment, {
+    DISTINCT_APPROVERS_ACROSS_STAGES = tostring(var.distinct_approvers_across_stages)
+  })
+
   # receive_result's code runs three functions (delivery, sweep, closing): one configuration.
   receive_result_environment = merge(local.pacing_environment, {
     APPROVALS_TABLE_NAME   = aws_dynamodb_table.approvals.name
@@ -34,19 +54,16 @@ locals {
       service     = "start_approval"
       handler     = null
       description = "Starts the SSM Automation approval ${local.document_name} for a Step Functions task token."
-      environment = merge(local.pacing_environment, {
+      environment = merge(local.pacing_environment, local.automation_environment, {
         APPROVALS_TABLE_NAME           = aws_dynamodb_table.approvals.name
-        APPROVAL_DOCUMENT_NAME         = aws_ssm_document.approval.name
-        APPROVAL_DOCUMENT_VERSION      = "$DEFAULT"
-        NOTIFICATION_TOPIC_ARN         = aws_sns_topic.notification.arn
-        AUTOMATION_ASSUME_ROLE_ARN     = aws_iam_role.automation.arn
         DEFAULT_APPROVERS              = join(",", var.approvers)
         DEFAULT_MIN_REQUIRED_APPROVALS = tostring(var.min_required_approvals)
         APPROVAL_TIMEOUT_SECONDS       = tostring(var.approval_timeout_seconds)
         RECORD_RETENTION_DAYS          = tostring(var.record_retention_days)
         PREVENT_SELF_APPROVAL          = tostring(var.prevent_self_approval)
         MAX_REMINDERS                  = tostring(var.max_reminders)
-      }, local.reminder_environment)
+        MAX_APPROVAL_STAGES            = tostring(var.max_approval_stages)
+      }, local.reminder_environment, local.escalation_environment)
       policy_json          = data.aws_iam_policy_document.start_approval.json
       reserved_concurrency = var.start_approval_reserved_concurrency
       # Invoked synchronously by the state machine: a failure returns to the Task.
@@ -56,8 +73,8 @@ locals {
     receive_result = {
       service              = "receive_result"
       handler              = null
-      description          = "Reads the decision of ${local.document_name} and sends it back to the waiting Step Functions task."
-      environment          = local.receive_result_environment
+      description          = "Reads the decision of ${local.document_name} and sends it back to the waiting Step Functions task, or asks the approval's next stage."
+      environment          = merge(local.receive_result_environment, local.next_stage_environment)
       policy_json          = data.aws_iam_policy_document.receive_result.json
       reserved_concurrency = var.receive_result_reserved_concurrency
       # Asynchronous invocations (from EventBridge) that fail all Lambda retries.
@@ -69,11 +86,10 @@ locals {
       handler     = "receive_result.handlers.sweep_approvals.lambda_handler"
       description = "Every ${var.sweep_interval_minutes} min: delivers the decisions of ${local.document_name} whose event was lost, reminds approvers."
       # The sweep also cancels approvals queued too long by SSM (0: never), and reminds the
-      # approvers on the topic SSM notified them on.
-      environment = merge(local.receive_result_environment, {
+      # approvers on the topic SSM notified them on (NOTIFICATION_TOPIC_ARN).
+      environment = merge(local.receive_result_environment, local.next_stage_environment, {
         MAX_QUEUED_SECONDS          = tostring(var.max_queued_seconds)
         SWEEP_GRACE_SECONDS         = tostring(var.sweep_grace_seconds)
-        NOTIFICATION_TOPIC_ARN      = aws_sns_topic.notification.arn
         SSM_PACING_MAX_WAIT_SECONDS = tostring(min(10, max(0, var.lambda_timeout_seconds - 15)))
       })
       policy_json = data.aws_iam_policy_document.sweep_approvals.json

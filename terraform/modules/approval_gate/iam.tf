@@ -44,20 +44,10 @@ data "aws_iam_policy_document" "service_assume" {
   }
 }
 
-# start_approval: starts the automation for a task token.
-data "aws_iam_policy_document" "start_approval" {
-  statement {
-    sid    = "WriteApprovalRecords"
-    effect = "Allow"
-    # The record (PutItem, then UpdateItem with the automation) and the pacing's slots of
-    # SSM's rate (UpdateItem). No DeleteItem: start_approval keeps no idempotency records.
-    actions = [
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-    ]
-    resources = [aws_dynamodb_table.approvals.arn]
-  }
-
+# What starting one stage of an approval takes (approval_core.launcher.AutomationLauncher):
+# start_approval starts the first stage, receive_result and the sweep (delivering through the
+# same code) start the next one when a stage before the last approves.
+data "aws_iam_policy_document" "start_automation" {
   statement {
     # StartAutomationExecution requires the automation-execution resource type as well as
     # the document (docs/aws-behaviour.md#iam-service-authorization): the execution's id is
@@ -83,25 +73,21 @@ data "aws_iam_policy_document" "start_approval" {
   }
 
   statement {
-    # A retried start that SSM refuses as a reused ClientToken finds its automation again
-    # by its tag (docs/aws-behaviour.md#undocumented-client-token-reuse).
-    sid       = "FindOwnAutomation"
-    effect    = "Allow"
-    actions   = ["ssm:GetAutomationExecution"]
-    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
-  }
-
-  statement {
-    # AWS requires "*": DescribeAutomationExecutions has no resource type (it lists).
-    sid       = "ListAutomationsByTag"
+    # AWS requires "*": DescribeAutomationExecutions has no resource type (it lists). A
+    # retried start that SSM refuses as a reused ClientToken finds its automation again by
+    # its tag (docs/aws-behaviour.md#undocumented-client-token-reuse); the sweep also lists
+    # the automations that finished.
+    sid       = "ListApprovalAutomations"
     effect    = "Allow"
     actions   = ["ssm:DescribeAutomationExecutions"]
     resources = ["*"]
   }
 
   statement {
-    # When the workflow ended while the automation was being started (approval_core).
-    sid       = "CancelOwnAutomation"
+    # An automation whose workflow ended while it was being started (approval_core); the
+    # sweep also cancels one SSM kept queued past max_queued_seconds before its workflow is
+    # told Approval.NotStarted.
+    sid       = "CancelApprovalAutomations"
     effect    = "Allow"
     actions   = ["ssm:StopAutomationExecution"]
     resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
@@ -121,9 +107,37 @@ data "aws_iam_policy_document" "start_approval" {
   }
 }
 
+# start_approval: starts the automation for a task token.
+data "aws_iam_policy_document" "start_approval" {
+  source_policy_documents = [data.aws_iam_policy_document.start_automation.json]
+
+  statement {
+    sid    = "WriteApprovalRecords"
+    effect = "Allow"
+    # The record (PutItem, then UpdateItem with the automation) and the pacing's slots of
+    # SSM's rate (UpdateItem). No DeleteItem: start_approval keeps no idempotency records.
+    actions = [
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
+
+  statement {
+    # The automation a retried start finds by its tag is confirmed by its parameters
+    # (receive_result and the sweep read automations anyway: ReadAutomationExecutions).
+    sid       = "FindOwnAutomation"
+    effect    = "Allow"
+    actions   = ["ssm:GetAutomationExecution"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
+  }
+}
+
 # What delivering a decision takes: receive_result's, and the sweep's, which delivers through
-# the same code.
+# the same code, including asking the next stage of an approval.
 data "aws_iam_policy_document" "deliver_decisions" {
+  source_policy_documents = [data.aws_iam_policy_document.start_automation.json]
+
   statement {
     sid    = "ReadAutomationExecutions"
     effect = "Allow"
@@ -135,9 +149,18 @@ data "aws_iam_policy_document" "deliver_decisions" {
   }
 
   statement {
+    # A stage that approved is checked against the record (consistent read) before the next
+    # stage is asked; the sweep reads every listed record again: the index may lag.
+    sid       = "ReadApprovalRecords"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.approvals.arn]
+  }
+
+  statement {
     # UpdateItem for the approval records; PutItem/DeleteItem/UpdateItem for the Powertools
     # idempotency records that share the table (a conflicting PutItem returns the existing
-    # record, so no GetItem).
+    # record, so Powertools needs no GetItem).
     sid    = "UpdateApprovalRecords"
     effect = "Allow"
     actions = [
@@ -158,7 +181,7 @@ data "aws_iam_policy_document" "deliver_decisions" {
   }
 }
 
-# receive_result: reads the decision and calls the waiting workflow back.
+# receive_result: reads the decision and calls the waiting workflow back, or asks the next stage.
 data "aws_iam_policy_document" "receive_result" {
   source_policy_documents = [data.aws_iam_policy_document.deliver_decisions.json]
 
@@ -176,43 +199,18 @@ data "aws_iam_policy_document" "receive_result" {
 
 # sweep_approvals: finds the decisions whose event was lost and delivers them.
 data "aws_iam_policy_document" "sweep_approvals" {
-  # The delivery is receive_result's own; the sweep has no dead-letter queue. Reminders go
-  # where SSM sent the request: the approvers' topic.
+  # The delivery is receive_result's own (asking a next stage included); the sweep has no
+  # dead-letter queue. Reminders go where SSM sent the request: the approvers' topic.
   source_policy_documents = [
     data.aws_iam_policy_document.deliver_decisions.json,
     data.aws_iam_policy_document.notify_approvers.json,
   ]
 
   statement {
-    # Every listed record is read again from the table: the index may lag.
-    sid       = "ReadApprovalRecords"
-    effect    = "Allow"
-    actions   = ["dynamodb:GetItem"]
-    resources = [aws_dynamodb_table.approvals.arn]
-  }
-
-  statement {
     sid       = "ListPendingApprovals"
     effect    = "Allow"
     actions   = ["dynamodb:Query"]
     resources = ["${aws_dynamodb_table.approvals.arn}/index/pending"]
-  }
-
-  statement {
-    # AWS requires "*": DescribeAutomationExecutions has no resource type (it lists).
-    sid       = "FindFinishedAutomations"
-    effect    = "Allow"
-    actions   = ["ssm:DescribeAutomationExecutions"]
-    resources = ["*"]
-  }
-
-  statement {
-    # An automation SSM kept queued past max_queued_seconds is cancelled before its
-    # workflow is told Approval.NotStarted.
-    sid       = "CancelQueuedAutomations"
-    effect    = "Allow"
-    actions   = ["ssm:StopAutomationExecution"]
-    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:automation-execution/*"]
   }
 }
 

@@ -54,13 +54,23 @@ locals {
   # (create_kms_key = false without kms_key_arn), so the precondition on the topic speaks.
   kms_key_given = var.create_kms_key || var.kms_key_arn != null
 
-  # The Task waits a little longer than the approval itself, so an expiry reaches the
-  # workflow as Approval.Expired rather than States.Timeout.
-  task_timeout_seconds = var.approval_timeout_seconds + var.task_timeout_margin_seconds
+  # The Task waits a little longer than the longest approval, so an expiry reaches the
+  # workflow as Approval.Expired rather than States.Timeout: every stage may wait up to the
+  # document's step timeout (a stage's own shorter timeout is the sweep's to enforce), and
+  # each stage but the last may wait for a sweep to deliver its lost event (the margin
+  # covers the last one's).
+  sweep_interval_seconds   = var.sweep_interval_minutes * 60
+  lost_event_seconds       = local.sweep_interval_seconds + var.sweep_grace_seconds + var.lambda_timeout_seconds
+  longest_approval_seconds = var.max_approval_stages * var.approval_timeout_seconds + (var.max_approval_stages - 1) * local.lost_event_seconds
+  task_timeout_seconds     = local.longest_approval_seconds + var.task_timeout_margin_seconds
+  # A Standard execution lasts at most one year (docs/aws-behaviour.md#sfn-task-timeout;
+  # https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html, "Maximum
+  # execution time"): a Task timeout past it would never fire.
+  standard_execution_max_seconds = 31536000
   # An expiry whose event is lost reaches the workflow with the next sweep: the margin
-  # must cover one sweep interval and the delivery (the precondition on the state machine).
-  sweep_interval_seconds  = var.sweep_interval_minutes * 60
-  minimum_timeout_margin  = local.sweep_interval_seconds + var.sweep_grace_seconds + var.lambda_timeout_seconds
+  # must cover one sweep interval, the grace and the delivery (the precondition on the
+  # state machine).
+  minimum_timeout_margin  = local.lost_event_seconds
   lambda_log_group_prefix = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda"
 
   tags = merge(var.tags, { ApprovalGate = var.name_prefix })

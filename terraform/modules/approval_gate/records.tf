@@ -9,6 +9,8 @@ locals {
     "expiration", "status", "automation_execution_id", "updated_at", "outcome", "decided_at",
     "callback", "callback_error", "closed_reason", "message", "approvers",
     "min_required_approvals", "requested_by", "decided_by", "delivered_by",
+    "stages", "stage_index", "stage_started_epoch", "stage_results",
+    "escalation_automation_execution_id",
   ]
 }
 

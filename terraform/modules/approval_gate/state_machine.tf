@@ -102,6 +102,12 @@ resource "aws_sfn_state_machine" "this" {
       condition     = var.task_timeout_margin_seconds >= local.minimum_timeout_margin
       error_message = "task_timeout_margin_seconds (${var.task_timeout_margin_seconds}) must be at least sweep_interval_minutes x 60 + sweep_grace_seconds + lambda_timeout_seconds (${local.minimum_timeout_margin}): otherwise the workflow's own timeout can fire before an expiry whose event was lost is delivered by the sweep. Raise the margin or shorten the sweep interval."
     }
+    precondition {
+      # Holds for every value the variables' validations allow today (5 x 30 days + 1 day);
+      # it guards a wider bound on either.
+      condition     = local.task_timeout_seconds <= local.standard_execution_max_seconds
+      error_message = "max_approval_stages x approval_timeout_seconds + task_timeout_margin_seconds (${local.task_timeout_seconds} s) must not pass ${local.standard_execution_max_seconds} s, the one year a Standard Step Functions execution may last (Step Functions quotas, \"Maximum execution time\"): lower max_approval_stages or approval_timeout_seconds."
+    }
   }
 
   depends_on = [aws_iam_role_policy.state_machine]

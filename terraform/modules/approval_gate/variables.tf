@@ -100,7 +100,7 @@ variable "min_required_approvals" {
 }
 
 variable "approval_timeout_seconds" {
-  description = "Timeout of the document's aws:approve step in seconds: 7 days by default, at most 30 days (2592000). On expiry the workflow gets Approval.Expired."
+  description = "Timeout of the document's aws:approve step in seconds: 7 days by default, at most 30 days (2592000). Each stage of an approval waits up to this long; on expiry the workflow gets Approval.Expired."
   type        = number
   default     = 604800
 
@@ -111,7 +111,7 @@ variable "approval_timeout_seconds" {
 }
 
 variable "task_timeout_margin_seconds" {
-  description = "How much longer than approval_timeout_seconds the state machine's Task waits for the callback before States.Timeout (covers a late or lost result event): at least sweep_interval_minutes x 60 + sweep_grace_seconds + lambda_timeout_seconds, so the sweep delivers an expiry first."
+  description = "How much longer than the longest possible approval (max_approval_stages x approval_timeout_seconds) the state machine's Task waits for the callback before States.Timeout (covers a late or lost result event): at least sweep_interval_minutes x 60 + sweep_grace_seconds + lambda_timeout_seconds, so the sweep delivers an expiry whose event was lost first (the Task's timeout adds as much for each stage but the last)."
   type        = number
   default     = 3600
 
@@ -119,6 +119,23 @@ variable "task_timeout_margin_seconds" {
     condition     = var.task_timeout_margin_seconds >= 60 && var.task_timeout_margin_seconds <= 86400 && floor(var.task_timeout_margin_seconds) == var.task_timeout_margin_seconds
     error_message = "task_timeout_margin_seconds must be a whole number of seconds from 60 to 86400."
   }
+}
+
+variable "max_approval_stages" {
+  description = "Most stages a request may give (request.stages, 1 to 5; start_approval refuses more). Each stage is one automation that waits up to approval_timeout_seconds, so the state machine's Task waits max_approval_stages x approval_timeout_seconds + task_timeout_margin_seconds: lower it to shorten that bound."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_approval_stages >= 1 && var.max_approval_stages <= 5 && floor(var.max_approval_stages) == var.max_approval_stages
+    error_message = "max_approval_stages must be a whole number from 1 to 5 (the stages a request may give at most)."
+  }
+}
+
+variable "distinct_approvers_across_stages" {
+  description = "Who approved one stage of an approval does not count toward a later one: they are left out of the later stage's approvers, and a stage then short of its quorum ends the approval with ApprovalPolicyUnsatisfiable. false: one approver may approve several stages."
+  type        = bool
+  default     = true
 }
 
 variable "sweep_interval_minutes" {
@@ -322,6 +339,28 @@ variable "remind_after_seconds" {
   validation {
     condition     = var.remind_after_seconds == null || (try(var.remind_after_seconds >= 60 && var.remind_after_seconds <= 2592000 && floor(var.remind_after_seconds) == var.remind_after_seconds, false))
     error_message = "remind_after_seconds must be null (no reminders by default) or a whole number of seconds from 60 to 2592000 (30 days)."
+  }
+}
+
+variable "escalate_after_seconds" {
+  description = "Default escalation of a request that gives none: a stage still undecided this many seconds after it started is opened to escalation_approvers too (a second automation; the first decision of either settles the stage, the other request is withdrawn). The sweep starts it, up to sweep_interval_minutes late. Must be shorter than approval_timeout_seconds. null (default): no escalation unless a request asks."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.escalate_after_seconds == null || (try(var.escalate_after_seconds >= 60 && var.escalate_after_seconds <= 2592000 && floor(var.escalate_after_seconds) == var.escalate_after_seconds, false))
+    error_message = "escalate_after_seconds must be null (no escalation by default) or a whole number of seconds from 60 to 2592000 (30 days)."
+  }
+}
+
+variable "escalation_approvers" {
+  description = "Who a stage escalates to by default (with escalate_after_seconds): 1 to 10 IAM user names, user ARNs, role ARNs or assumed-role ARNs, named as approvers are."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.escalation_approvers) <= 10 && length(distinct(var.escalation_approvers)) == length(var.escalation_approvers) && !anytrue([for principal in var.escalation_approvers : strcontains(principal, ",")])
+    error_message = "escalation_approvers must list at most 10 distinct principals, without commas (start_approval receives them comma-separated)."
   }
 }
 

@@ -178,8 +178,8 @@ run "defaults" {
     error_message = "The table must follow docs/contracts.md."
   }
   assert {
-    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.TimeoutSeconds == 604800 + 3600
-    error_message = "The Task waits an hour longer than the approval."
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.TimeoutSeconds == 5 * 604800 + 4 * (300 + 60 + 120) + 3600
+    error_message = "The Task waits an hour longer than the longest approval: 5 stages of 7 days by default, the first 4 each with a lost event delivered by the sweep."
   }
   assert {
     condition     = jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.ResultPath == "$.approval"
@@ -324,12 +324,46 @@ run "sweep_grace_reaches_the_sweep_and_the_margin" {
 
   variables {
     sweep_grace_seconds = 600
+    max_approval_stages = 2
   }
 
   assert {
-    condition     = local.functions.sweep_approvals.environment.SWEEP_GRACE_SECONDS == "600" && local.minimum_timeout_margin == 300 + 600 + 120
-    error_message = "sweep_grace_seconds reaches the sweep, and the workflow's margin must cover it."
+    condition     = local.functions.sweep_approvals.environment.SWEEP_GRACE_SECONDS == "600" && local.minimum_timeout_margin == 300 + 600 + 120 && local.task_timeout_seconds == 2 * 604800 + (300 + 600 + 120) + 3600
+    error_message = "sweep_grace_seconds reaches the sweep; the margin covers it, and the Task's timeout once more for the first stage."
   }
+}
+
+run "escalation_defaults_reach_start_approval" {
+  command = plan
+
+  variables {
+    escalate_after_seconds = 7200
+    escalation_approvers   = ["arn:aws:iam::123456789012:user/oncall"]
+  }
+
+  assert {
+    condition     = local.functions.start_approval.environment.ESCALATE_AFTER_SECONDS == "7200" && local.functions.start_approval.environment.ESCALATION_APPROVERS == "arn:aws:iam::123456789012:user/oncall"
+    error_message = "The deployment's escalation reaches start_approval."
+  }
+}
+
+run "no_escalation_by_default" {
+  command = plan
+
+  assert {
+    condition     = !contains(keys(local.functions.start_approval.environment), "ESCALATE_AFTER_SECONDS")
+    error_message = "No escalation unless a request or the deployment asks."
+  }
+}
+
+run "escalation_below_a_minute_refused" {
+  command = plan
+
+  variables {
+    escalate_after_seconds = 30
+  }
+
+  expect_failures = [var.escalate_after_seconds]
 }
 
 run "margin_shorter_than_the_sweep_grace_refused" {
@@ -539,7 +573,79 @@ run "thirty_day_approval" {
   }
 
   assert {
-    condition     = strcontains(aws_ssm_document.approval.content, "timeoutSeconds: 2592000") && jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.TimeoutSeconds == 2592000 + 3600
-    error_message = "The document and the Task follow approval_timeout_seconds."
+    condition     = strcontains(aws_ssm_document.approval.content, "timeoutSeconds: 2592000") && jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.TimeoutSeconds == 5 * 2592000 + 4 * (300 + 60 + 120) + 3600
+    error_message = "The document and the Task follow approval_timeout_seconds: five stages of 30 days stay within a Standard execution's year."
   }
+}
+
+run "stages" {
+  command = plan
+
+  variables {
+    max_approval_stages              = 2
+    distinct_approvers_across_stages = false
+    approval_timeout_seconds         = 86400
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.RequestApproval.TimeoutSeconds == 2 * 86400 + (300 + 60 + 120) + 3600
+    error_message = "The Task waits for max_approval_stages stages of approval_timeout_seconds, a lost event of the first, and the margin."
+  }
+  assert {
+    condition     = local.functions.start_approval.environment.MAX_APPROVAL_STAGES == "2"
+    error_message = "max_approval_stages reaches start_approval as MAX_APPROVAL_STAGES."
+  }
+  assert {
+    condition = alltrue([
+      for name in ["receive_result", "sweep_approvals"] :
+      local.functions[name].environment.DISTINCT_APPROVERS_ACROSS_STAGES == "false"
+    ])
+    error_message = "distinct_approvers_across_stages reaches receive_result and the sweep."
+  }
+}
+
+run "stages_by_default" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for name in ["receive_result", "sweep_approvals"] : alltrue([
+        for key in ["APPROVAL_DOCUMENT_NAME", "APPROVAL_DOCUMENT_VERSION", "NOTIFICATION_TOPIC_ARN", "AUTOMATION_ASSUME_ROLE_ARN"] :
+        local.functions[name].environment[key] == local.functions.start_approval.environment[key]
+      ])
+    ])
+    error_message = "receive_result and the sweep start a next stage as start_approval starts the first: same document, version, topic and role."
+  }
+  assert {
+    condition = (
+      local.functions.start_approval.environment.MAX_APPROVAL_STAGES == "5" &&
+      local.functions.receive_result.environment.DISTINCT_APPROVERS_ACROSS_STAGES == "true" &&
+      local.functions.sweep_approvals.environment.DISTINCT_APPROVERS_ACROSS_STAGES == "true"
+    )
+    error_message = "Five stages at most, and an approver of one stage does not count toward a later one, by default."
+  }
+  assert {
+    condition     = strcontains(aws_ssm_document.approval.content, "Stage:") && strcontains(aws_ssm_document.approval.content, "allowedPattern: '^[1-5]/[1-5]( escalation)?$'") && strcontains(aws_ssm_document.approval.content, "default: '1/1'")
+    error_message = "The document takes a Stage parameter (n/count, 1/1 when not given)."
+  }
+}
+
+run "six_stages_refused" {
+  command = plan
+
+  variables {
+    max_approval_stages = 6
+  }
+
+  expect_failures = [var.max_approval_stages]
+}
+
+run "no_stage_refused" {
+  command = plan
+
+  variables {
+    max_approval_stages = 0
+  }
+
+  expect_failures = [var.max_approval_stages]
 }
