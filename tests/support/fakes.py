@@ -165,9 +165,33 @@ class FakeApprovalRecords(_Journaled):
             "stage_started_epoch": advance.started_epoch,
             "updated_at": advance.now,
         }
+        changes["escalation_automation_execution_id"] = None
         if advance.reminds:
             changes["reminders_sent"] = 0
         return self._update(approval_id, None, **changes)
+
+    def set_escalation(
+        self,
+        approval_id: str,
+        stage_index: int,
+        automation_execution_id: str,
+        escalation: str,
+        now: str,
+    ) -> ApprovalRecord:
+        self._note("set_escalation")
+        record = self._records.get(approval_id)
+        if record is None:
+            raise LookupError(f"no approval record for approval id {approval_id}")
+        if (
+            record.status is not ApprovalStatus.PENDING
+            or (record.stage_index or 0) != stage_index
+            or record.automation_execution_id != automation_execution_id
+            or record.escalation_automation_execution_id is not None
+        ):
+            raise RecordNotPending(dataclasses.replace(record))
+        return self._update(
+            approval_id, None, escalation_automation_execution_id=escalation, updated_at=now
+        )
 
     def claim_reminder(self, approval_id: str, sent: int) -> ApprovalRecord | None:
         self._note("claim_reminder")
@@ -260,7 +284,9 @@ class FakeAutomation:
             approval_status=self.approval_status,
             decisions=self.decisions,
             failure_message=self.failure_message,
-            stage=stage_label(self.launch.number, self.launch.count) if self.launch else None,
+            stage=stage_label(self.launch.number, self.launch.count, self.launch.escalation)
+            if self.launch
+            else None,
         )
 
 
@@ -305,19 +331,22 @@ class FakeAutomationLauncher(_FakeSsm):
         self._note("start")
         if self._failures:
             raise self._failures.pop(0)
-        found = self.find(approval_id, launch.number)
+        found = self.find(approval_id, launch.number, launch.escalation)
         if found is not None:
             return found
         automation_id = f"automation-{len(self.automations) + 1}"
         self.automations[automation_id] = FakeAutomation(automation_id, approval_id, launch=launch)
         return automation_id
 
-    def find(self, approval_id: str, number: int = 1) -> str | None:
-        """The automation this approval started for stage `number` (its ClientToken)."""
+    def find(self, approval_id: str, number: int = 1, escalation: bool = False) -> str | None:
+        """The automation this approval started for stage `number`, or its escalation (its
+        ClientToken)."""
         started = (
             a
             for a in self.automations.values()
-            if a.approval_id == approval_id and (a.launch.number if a.launch else 1) == number
+            if a.approval_id == approval_id
+            and (a.launch.number if a.launch else 1) == number
+            and (a.launch.escalation if a.launch else False) == escalation
         )
         return next((a.automation_execution_id for a in started), None)
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from approval_core.records import ApprovalRecord
 from receive_result.logic.close_approvals import CloseApprovals
+from receive_result.logic.escalation import Escalation
 from receive_result.logic.next_stage import NextStage
 from receive_result.logic.receive_result import ReceiveResult
 from receive_result.logic.sweep_approvals import SweepApprovals
@@ -106,6 +107,7 @@ class InMemoryGate:
             clock=self.clock,
             remind=remind or self.reminders.append,
             grace_seconds=grace_seconds,
+            escalation=Escalation(self.records, self.launcher, clock=self.clock),
         )
 
     def invocation(

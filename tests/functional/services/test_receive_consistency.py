@@ -199,7 +199,7 @@ def test_a_stale_index_image_without_the_automation_id_is_skipped_until_the_inde
     monkeypatch.setattr(
         ApprovalRecords,
         "pending",
-        lambda self: iter([replace(entry, automation_execution_id=None)]),
+        lambda self: iter([entry._replace(automation_execution_id=None)]),
     )
     assert sweep_approvals_handler({}, context)["finished"] == 0
     monkeypatch.undo()

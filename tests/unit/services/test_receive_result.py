@@ -57,6 +57,7 @@ def test_a_decision_of_the_approvers_resumes_the_workflow_with_it(
                 "outcome": decision,
                 "decided_by": deciders,
                 "automation_execution_id": started.automation_execution_id,
+                "escalated": False,
             }
         ],
     }
@@ -228,7 +229,7 @@ def test_an_automation_the_gate_did_not_start_is_ignored(gate: InMemoryGate):
 )
 def test_an_event_of_another_document_or_action_is_refused_unread(gate: InMemoryGate, change):
     started = gate.start()
-    event = dataclasses.replace(gate.event(started.automation_execution_id), **change)
+    event = gate.event(started.automation_execution_id)._replace(**change)
 
     with pytest.raises(UnexpectedEvent, match="fix the EventBridge rule"):
         gate.receiver.decision_for(event)

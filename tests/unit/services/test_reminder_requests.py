@@ -2,8 +2,6 @@
 from the function's environment, the request's own values, clear errors for bad ones, and
 the effective values stored on the approval's record for the sweep."""
 
-import dataclasses
-
 import pytest
 
 from approval_core.records import MIN_REMIND_AFTER_SECONDS
@@ -70,10 +68,10 @@ def test_the_schema_and_the_sweep_agree_on_the_shortest_interval():
 
 def test_the_record_keeps_the_effective_reminders(gate: InMemoryGate):
     reminded = gate.start(
-        "run-1", "token-1", dataclasses.replace(REQUEST, remind_after_seconds=600, max_reminders=2)
+        "run-1", "token-1", REQUEST._replace(remind_after_seconds=600, max_reminders=2)
     )
     never = gate.start(
-        "run-2", "token-2", dataclasses.replace(REQUEST, remind_after_seconds=600, max_reminders=0)
+        "run-2", "token-2", REQUEST._replace(remind_after_seconds=600, max_reminders=0)
     )
 
     record = gate.record(reminded.approval_id)

@@ -134,3 +134,98 @@ def test_a_stage_left_short_by_the_requester_fails_naming_the_stage():
             settings(),
         )
     assert "left request.stages[1].approvers with 0 approver(s)" in str(caught.value)
+
+
+# --- escalation --------------------------------------------------------------------------------
+
+
+def test_escalation_is_parsed_per_stage_with_the_request_as_default():
+    request = parse_invocation(
+        payload(
+            message="m",
+            escalate_after_seconds=3600,
+            escalation_approvers=[CAROL],
+            stages=[
+                stage("change", USER),
+                stage("security", BOB, escalate_after_seconds=600, escalation_approvers=[ROLE]),
+            ],
+        ),
+        settings(),
+    ).request
+    assert [(s.escalate_after_seconds, s.escalation_approvers) for s in request.stages] == [
+        (3600, (CAROL,)),
+        (600, (ROLE,)),
+    ]
+
+
+def test_a_one_stage_request_that_escalates_keeps_its_stage():
+    request = parse_invocation(
+        payload(
+            message="m", approvers=[USER], escalate_after_seconds=600, escalation_approvers=[BOB]
+        ),
+        settings(),
+    ).request
+    assert request.stages == (
+        Stage("approval", (USER,), 1, escalate_after_seconds=600, escalation_approvers=(BOB,)),
+    )
+    assert request.first_stage().escalation is False  # the first request is the approvers'
+
+
+def test_the_deployment_sets_the_default_escalation():
+    deployment = settings(ESCALATE_AFTER_SECONDS="7200", ESCALATION_APPROVERS=f"{CAROL}, {ROLE}")
+    request = parse_invocation(payload(message="m", approvers=[USER]), deployment).request
+    assert (request.stages[0].escalate_after_seconds, request.stages[0].escalation_approvers) == (
+        7200,
+        (CAROL, ROLE),
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        (
+            {"escalate_after_seconds": 600},
+            "request.escalate_after_seconds is set but request.escalation_approvers is not",
+        ),
+        (
+            {"escalation_approvers": [BOB]},
+            "request.escalation_approvers is set but request.escalate_after_seconds is not",
+        ),
+        (
+            {"escalate_after_seconds": 3600, "escalation_approvers": [BOB]},
+            "request.escalate_after_seconds is 3600, not sooner than the stage's timeout (3600 s)",
+        ),
+        ({"escalate_after_seconds": 30, "escalation_approvers": [BOB]}, "escalate_after_seconds"),
+        ({"escalate_after_seconds": 600, "escalation_approvers": []}, "escalation_approvers"),
+    ],
+)
+def test_a_bad_escalation_is_refused_naming_the_field_and_the_fix(fields, words):
+    message = rejected(
+        payload(message="m", approvers=[USER], **fields), settings(APPROVAL_TIMEOUT_SECONDS="3600")
+    )
+    assert words in message
+
+
+def test_the_requester_is_left_out_of_the_escalation_approvers():
+    request = parse_invocation(
+        payload(
+            message="m",
+            approvers=[BOB],
+            requested_by=USER,
+            escalate_after_seconds=600,
+            escalation_approvers=[USER, CAROL],
+        ),
+        settings(),
+    ).request
+    assert request.stages[0].escalation_approvers == (CAROL,)
+    with pytest.raises(ApprovalPolicyUnsatisfiable, match="every escalation approver"):
+        parse_invocation(
+            payload(
+                message="m",
+                approvers=[BOB],
+                requested_by=USER,
+                escalate_after_seconds=600,
+                escalation_approvers=[USER],
+            ),
+            settings(),
+        )

@@ -293,8 +293,7 @@ def test_a_stage_past_its_own_timeout_is_expired_by_the_sweep_and_cancelled(gate
 
 
 def test_a_later_stage_reminds_counting_from_its_own_start(gate):
-    request = dataclasses.replace(
-        staged(Stage("change", (ALICE,), 1), Stage("security", (BOB,), 1)),
+    request = staged(Stage("change", (ALICE,), 1), Stage("security", (BOB,), 1))._replace(
         remind_after_seconds=600,
         max_reminders=1,
     )
@@ -333,3 +332,123 @@ def test_a_late_failure_of_a_passed_stage_does_not_end_the_approval(gate):
     record = gate.record(started.approval_id)
     assert (record.status, record.automation_execution_id) == (ApprovalStatus.PENDING, second)
     assert gate.callbacks.answers == []
+
+
+# --- escalation --------------------------------------------------------------------------------
+
+ESCALATING = staged(
+    Stage("change", (ALICE,), 1),
+    Stage(
+        "security",
+        (BOB,),
+        1,
+        escalate_after_seconds=3600,
+        escalation_approvers=(CAROL,),
+    ),
+)
+
+
+def escalated_stage_two(gate: InMemoryGate):
+    """Stage 1 approved by alice; stage 2 (bob) undecided for an hour: escalated to carol."""
+    started = gate.start(request=ESCALATING)
+    gate.decide(started.automation_execution_id, "Approved", approve(ALICE))
+    receive(gate, started.automation_execution_id)
+    second = current_automation(gate, started.approval_id)
+    gate.clock.advance(3599)
+    gate.sweeper().run()
+    assert gate.record(started.approval_id).escalation_automation_execution_id is None
+    gate.clock.advance(1)
+    gate.sweeper().run()
+    escalation = gate.record(started.approval_id).escalation_automation_execution_id
+    assert escalation is not None
+    return started, second, escalation
+
+
+def test_an_undecided_stage_is_opened_to_its_escalation_approvers_once(gate):
+    _started, second, escalation = escalated_stage_two(gate)
+    launch = gate.automations[escalation].launch
+    assert (launch.number, launch.count, launch.escalation) == (2, 2, True)
+    assert (launch.stage.approvers, launch.stage.min_required_approvals) == ((CAROL,), 1)
+    assert launch.message.startswith(
+        f"Escalated: stage 2 of 2 (security) has waited 1 h 0 min for its approvers ({BOB})."
+    )
+    gate.clock.advance(600)
+    gate.sweeper().run()  # already escalated: no second request
+    assert len(gate.automations) == 3
+    assert gate.automations[second].status == "Waiting"
+
+
+def test_an_escalation_approver_settles_the_stage_and_the_first_request_is_withdrawn(gate):
+    _started, second, escalation = escalated_stage_two(gate)
+    gate.decide(escalation, "Approved", approve(CAROL, "on behalf of security"))
+
+    assert receive(gate, escalation).callback == "DELIVERED"
+
+    [answer] = gate.callbacks.answers
+    assert answer.output["decision"] == "Approved"
+    security = answer.output["stages"][1]
+    assert (security["name"], security["escalated"]) == ("security", True)
+    assert [d["approver"] for d in security["decided_by"]] == [CAROL]
+    assert answer.output["stages"][0]["escalated"] is False
+    assert gate.automations[second].status == "Cancelled"  # bob's request withdrawn
+    # bob's withdrawn request's event changes nothing.
+    gate.decide(second, None, status="Cancelled")
+    assert receive(gate, second, "Cancelled").callback == "DUPLICATE"
+    assert len(gate.callbacks.answers) == 1
+
+
+def test_the_first_approver_still_settles_an_escalated_stage_and_the_escalation_is_withdrawn(gate):
+    _started, second, escalation = escalated_stage_two(gate)
+    gate.decide(second, "Rejected", reject(BOB), status="Failed")
+
+    assert receive(gate, second, "Failed").callback == "DELIVERED"
+
+    [answer] = gate.callbacks.answers
+    assert answer.output["decision"] == "Rejected"
+    assert answer.output["stages"][1]["escalated"] is False
+    assert gate.automations[escalation].status == "Cancelled"
+    gate.decide(escalation, None, status="Cancelled")
+    assert receive(gate, escalation, "Cancelled").callback == "IGNORED"
+
+
+def test_an_escalation_that_ends_undecided_leaves_the_stage_waiting(gate):
+    started, second, escalation = escalated_stage_two(gate)
+    gate.decide(escalation, None, status="TimedOut")
+
+    assert receive(gate, escalation, "TimedOut").callback == "IGNORED"
+
+    record = gate.record(started.approval_id)
+    assert (record.status, record.automation_execution_id) == (ApprovalStatus.PENDING, second)
+    assert gate.callbacks.answers == []
+
+
+def test_an_escalated_stage_approved_moves_on_and_withdraws_the_other_request(gate):
+    request = staged(
+        Stage("change", (ALICE,), 1, escalate_after_seconds=600, escalation_approvers=(DAVE,)),
+        Stage("security", (BOB,), 1),
+    )
+    started = gate.start(request=request)
+    first = started.automation_execution_id
+    gate.clock.advance(600)
+    gate.sweeper().run()
+    escalation = gate.record(started.approval_id).escalation_automation_execution_id
+    gate.decide(escalation, "Approved", approve(DAVE))
+
+    assert receive(gate, escalation).callback == NEXT_STAGE
+
+    record = gate.record(started.approval_id)
+    assert record.escalation_automation_execution_id is None
+    assert gate.automations[first].status == "Cancelled"
+    assert record.stage_results[0]["escalated"] is True
+    assert gate.automations[record.automation_execution_id].launch.stage.name == "security"
+
+
+def test_a_lost_event_of_an_escalation_is_delivered_by_the_sweep(gate):
+    _started, second, escalation = escalated_stage_two(gate)
+    gate.decide(escalation, "Approved", approve(CAROL))
+
+    gate.sweeper().run()
+
+    [answer] = gate.callbacks.answers
+    assert answer.output["stages"][1]["escalated"] is True
+    assert gate.automations[second].status == "Cancelled"

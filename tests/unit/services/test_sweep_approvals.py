@@ -4,7 +4,6 @@ once, automations SSM keeps queued are counted, and one queued past MAX_QUEUED_S
 cancelled and its workflow told Approval.NotStarted, once; approvers of an approval still
 undecided are reminded when its request asks for it, once per interval, up to its bound."""
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -133,7 +132,7 @@ def test_an_index_entry_without_the_automation_id_waits_for_the_index(gate: InMe
     gate.decide(started.automation_execution_id, "Approved", APPROVE)
     [entry] = gate.records.pending()
     real_pending = gate.records.pending
-    gate.records.pending = lambda: iter([dataclasses.replace(entry, automation_execution_id=None)])
+    gate.records.pending = lambda: iter([entry._replace(automation_execution_id=None)])
 
     assert gate.sweeper().run() == SweepReport(pending=1, finished=0)
 
@@ -304,7 +303,7 @@ def test_the_scheduled_time_comes_from_the_schedules_event_only(event, expected)
 
 # --- reminders ---------------------------------------------------------------------------------
 
-REMINDED = dataclasses.replace(REQUEST, remind_after_seconds=600, max_reminders=2, requested_by=BOB)
+REMINDED = REQUEST._replace(remind_after_seconds=600, max_reminders=2, requested_by=BOB)
 
 
 def test_the_first_reminder_is_sent_when_due_and_not_before(gate: InMemoryGate):

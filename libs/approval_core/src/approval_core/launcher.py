@@ -19,7 +19,13 @@ from approval_core.errors import (
     ApprovalStartThrottled,
 )
 from approval_core.pacing import SsmRateExceeded
-from approval_core.stages import STAGE_PARAMETER, Stage, parse_stage_label, stage_label
+from approval_core.stages import (
+    STAGE_PARAMETER,
+    Stage,
+    is_escalation,
+    parse_stage_label,
+    stage_label,
+)
 
 if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
     from mypy_boto3_ssm import SSMClient
@@ -62,11 +68,13 @@ def approval_tag_key(approval_id: str) -> str:
     return APPROVAL_TAG_PREFIX + approval_id  # 23 + 36 characters: within 128 and 150
 
 
-def client_token(approval_id: str, number: int) -> str:
-    """Stage 1's is the approval id (as before stages existed); stage n's is derived from it."""
-    if number == 1:
+def client_token(approval_id: str, number: int, escalation: bool = False) -> str:
+    """Stage 1's is the approval id (as before stages existed); stage n's, and a stage's
+    escalation, are derived from it."""
+    if number == 1 and not escalation:
         return approval_id
-    return str(uuid.uuid5(_STAGE_TOKEN_NAMESPACE, f"{approval_id}/stage/{number}"))
+    name = f"{approval_id}/stage/{number}" + ("/escalation" if escalation else "")
+    return str(uuid.uuid5(_STAGE_TOKEN_NAMESPACE, name))
 
 
 class AutomationDocument(Protocol):
@@ -92,6 +100,7 @@ class StageLaunch:
     message: str  # what the approvers read, before the gate's footer
     requested_by: str | None = None
     description: str | None = None
+    escalation: bool = False  # the stage's second automation, for its escalation approvers
 
 
 def approvers_message(approval_id: str, message: str, requested_by: str | None = None) -> str:
@@ -122,8 +131,9 @@ def automation_parameters(
     parameters.update(
         {name: [chunk] for name, chunk in zip(MESSAGE_PARAMETERS, chunks, strict=False)}
     )
-    if launch.count > 1:  # a one-stage approval runs on a document without the parameter too
-        parameters[STAGE_PARAMETER] = [stage_label(launch.number, launch.count)]
+    # A one-stage approval that does not escalate runs on a document without the parameter.
+    if launch.count > 1 or launch.escalation:
+        parameters[STAGE_PARAMETER] = [stage_label(launch.number, launch.count, launch.escalation)]
     if document.automation_assume_role_arn:
         parameters["AutomationAssumeRole"] = [document.automation_assume_role_arn]
     if launch.description:
@@ -164,7 +174,7 @@ class AutomationLauncher:
                 DocumentName=self._document.document_name,
                 DocumentVersion=self._document.document_version,
                 Parameters=automation_parameters(approval_id, launch, self._document),
-                ClientToken=client_token(approval_id, launch.number),
+                ClientToken=client_token(approval_id, launch.number, launch.escalation),
                 Mode="Auto",
                 Tags=[{"Key": approval_tag_key(approval_id), "Value": approval_id}],
             )
@@ -182,19 +192,19 @@ class AutomationLauncher:
                     "retry with backoff, or stop automations that are no longer needed."
                 ) from error
             if code == "IdempotentParameterMismatch":
-                return self._recover(approval_id, launch.number, error)
+                return self._recover(approval_id, launch, error)
             raise
         return response["AutomationExecutionId"]
 
     def cancel(self, automation_execution_id: str) -> bool:
         return cancel_automation(self._client, automation_execution_id)
 
-    def _recover(self, approval_id: str, number: int, refusal: ClientError) -> str:
+    def _recover(self, approval_id: str, launch: StageLaunch, refusal: ClientError) -> str:
         """The automation this approval id started before for this stage (a crash between
         the start and the record update, then a retry), found by its tag, or
         ApprovalStartConflict."""
         try:
-            found = self.find(approval_id, number)
+            found = self.find(approval_id, launch.number, launch.escalation)
         except SsmRateExceeded as busy:
             raise _throttled(busy) from busy
         except ClientError as lookup_error:
@@ -222,9 +232,10 @@ class AutomationLauncher:
         )
         return found
 
-    def find(self, approval_id: str, number: int = 1) -> str | None:
+    def find(self, approval_id: str, number: int = 1, escalation: bool = False) -> str | None:
         """The id of the automation of this document tagged with this approval id whose
-        ApprovalId and Stage parameters confirm it (stage `number`), or None."""
+        ApprovalId and Stage parameters confirm it (stage `number`, or its escalation), or
+        None."""
         tag_key = approval_tag_key(approval_id)
         request: DescribeAutomationExecutionsRequestTypeDef = {
             "Filters": [{"Key": "TagKey", "Values": [tag_key]}]
@@ -239,10 +250,12 @@ class AutomationLauncher:
                     AutomationExecutionId=execution_id
                 )["AutomationExecution"]
                 parameters = execution.get("Parameters", {})
-                stage = parameters.get(STAGE_PARAMETER) or []
+                stages = parameters.get(STAGE_PARAMETER) or []
+                stage = stages[0] if stages else None
                 if (
                     parameters.get(_APPROVAL_ID_PARAMETER) == [approval_id]
-                    and parse_stage_label(stage[0] if stage else None)[0] == number
+                    and parse_stage_label(stage)[0] == number
+                    and is_escalation(stage) == escalation
                 ):
                     return execution_id
             if not page.get("NextToken"):

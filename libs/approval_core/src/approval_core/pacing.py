@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 
@@ -56,8 +55,7 @@ class SsmRateExceeded(Exception):
         )
 
 
-@dataclass(frozen=True)
-class PacingSettings:
+class PacingSettings(NamedTuple):
     """Calls per second per action (actions not listed are not paced), and how long one
     call may wait for its slot."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -88,6 +88,8 @@ class CallbackStatus(enum.StrEnum):
 
 @dataclass
 class ApprovalRecord:
+    """One approval's record, as the table holds it."""  # (also spares the cold start)
+
     approval_id: str
     task_token: str = field(repr=False)  # repr=False: a record printed never shows the token
     execution_arn: str
@@ -144,10 +146,14 @@ class ApprovalRecord:
 
     @property
     def needs_attention(self) -> bool:
-        """Reminders asked for, or a stage with its own timeout: the sweep reads the record
-        while its automation still asks the approvers."""
+        """Reminders asked for, or a stage with its own timeout or an escalation: the sweep
+        reads the record while its automation still asks the approvers."""
         return self.reminders_sent is not None or any(
-            isinstance(stage, dict) and stage.get("timeout_seconds") is not None
+            isinstance(stage, dict)
+            and (
+                stage.get("timeout_seconds") is not None
+                or stage.get("escalate_after_seconds") is not None
+            )
             for stage in self.stages or []
         )
 
@@ -177,8 +183,7 @@ class ApprovalRecord:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class StageAdvance:
+class StageAdvance(NamedTuple):
     """What moving an approval from one stage to the next writes."""
 
     from_index: int  # the stage that approved (0-based)
@@ -192,8 +197,7 @@ class StageAdvance:
     reminds: bool  # the approval has reminders: the next stage's count from 0
 
 
-@dataclass(frozen=True)
-class PendingApproval:
+class PendingApproval(NamedTuple):
     """What the pending index holds of a record (no task token)."""
 
     approval_id: str
@@ -327,7 +331,8 @@ class ApprovalRecords:
             "SET stage_index = :next, automation_execution_id = :automation, "
             "stage_results = list_append(if_not_exists(stage_results, :none), :result), "
             "approvers = :approvers, min_required_approvals = :quorum, "
-            "stage_started_epoch = :started, updated_at = :now"
+            "stage_started_epoch = :started, updated_at = :now "
+            "REMOVE escalation_automation_execution_id"
         )
         values: dict[str, object] = {
             ":next": advance.from_index + 1,
@@ -342,7 +347,7 @@ class ApprovalRecords:
             ":from_automation": advance.from_automation_execution_id,
         }
         if advance.reminds:
-            expression += ", reminders_sent = :zero"
+            expression = expression.replace(" REMOVE ", ", reminders_sent = :zero REMOVE ")
             values[":zero"] = 0
         return self._update(
             approval_id,
@@ -350,6 +355,33 @@ class ApprovalRecords:
             values,
             require_status=ApprovalStatus.PENDING,
             condition="stage_index = :from_index AND automation_execution_id = :from_automation",
+        )
+
+    def set_escalation(
+        self,
+        approval_id: str,
+        stage_index: int,
+        automation_execution_id: str,
+        escalation: str,
+        now: str,
+    ) -> ApprovalRecord:
+        """Records the escalation automation of the waiting stage, once: only while PENDING,
+        at that stage and its automation, and not escalated yet. Raises RecordNotPending
+        otherwise, carrying the record as it is."""
+        return self._update(
+            approval_id,
+            "SET escalation_automation_execution_id = :escalation, updated_at = :now",
+            {
+                ":escalation": escalation,
+                ":now": now,
+                ":index": stage_index,
+                ":automation": automation_execution_id,
+            },
+            require_status=ApprovalStatus.PENDING,
+            condition=(
+                "stage_index = :index AND automation_execution_id = :automation AND "
+                "attribute_not_exists(escalation_automation_execution_id)"
+            ),
         )
 
     def claim_reminder(self, approval_id: str, sent: int) -> ApprovalRecord | None:

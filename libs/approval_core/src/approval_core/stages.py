@@ -3,22 +3,25 @@ only when the one before it has approved. A request without stages is one stage.
 
 Each stage is one automation of the approval document (its `Stage` parameter says which,
 `<number>/<count>`); the approval record keeps every stage's definition (`stages`), the one
-that waits (`stage_index`, 0-based) and the outcome of those that ended (`stage_results`)."""
+that waits (`stage_index`, 0-based) and the outcome of those that ended (`stage_results`).
+
+A stage may escalate: undecided `escalate_after_seconds` after it started, it is opened to its
+`escalation_approvers` too, by a second automation of the same stage (`Stage` parameter
+`<number>/<count> escalation`); the first decision of either settles the stage."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_STAGES = 5
 # The one stage of a request that names no stages.
 DEFAULT_STAGE_NAME = "approval"
 STAGE_PARAMETER = "Stage"
+ESCALATION_SUFFIX = " escalation"
 
 
-@dataclass(frozen=True)
-class Stage:
+class Stage(NamedTuple):
     """Who must approve at one stage."""
 
     name: str
@@ -29,6 +32,13 @@ class Stage:
     # are the sweep's to enforce.
     timeout_seconds: int | None = None
     left_out: tuple[str, ...] = ()  # entries left out as the requester (prevent_self_approval)
+    # Undecided this long after it started, the stage is opened to these approvers too.
+    escalate_after_seconds: int | None = None
+    escalation_approvers: tuple[str, ...] = ()
+
+    @property
+    def escalates(self) -> bool:
+        return self.escalate_after_seconds is not None and bool(self.escalation_approvers)
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -42,11 +52,15 @@ class Stage:
             record["timeout_seconds"] = self.timeout_seconds
         if self.left_out:
             record["left_out"] = list(self.left_out)
+        if self.escalates:
+            record["escalate_after_seconds"] = self.escalate_after_seconds
+            record["escalation_approvers"] = list(self.escalation_approvers)
         return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Stage:
         timeout = record.get("timeout_seconds")
+        escalate_after = record.get("escalate_after_seconds")
         return cls(
             name=str(record["name"]),
             approvers=tuple(str(a) for a in record.get("approvers") or ()),
@@ -54,18 +68,25 @@ class Stage:
             message=record.get("message"),
             timeout_seconds=None if timeout is None else int(timeout),
             left_out=tuple(str(a) for a in record.get("left_out") or ()),
+            escalate_after_seconds=None if escalate_after is None else int(escalate_after),
+            escalation_approvers=tuple(str(a) for a in record.get("escalation_approvers") or ()),
         )
 
 
-def stage_label(number: int, count: int) -> str:
-    """The automation's Stage parameter: `2/3` is the second of three (1-based)."""
-    return f"{number}/{count}"
+def stage_label(number: int, count: int, escalation: bool = False) -> str:
+    """The automation's Stage parameter: `2/3` is the second of three (1-based); `2/3
+    escalation` its escalation."""
+    return f"{number}/{count}" + (ESCALATION_SUFFIX if escalation else "")
+
+
+def is_escalation(label: str | None) -> bool:
+    return (label or "").endswith(ESCALATION_SUFFIX)
 
 
 def parse_stage_label(label: str | None) -> tuple[int, int]:
     """(number, count) from a Stage parameter; (1, 1) for an automation without one (started
     before stages existed) or one that does not read as `n/m` with 1 <= n <= m <= MAX_STAGES."""
-    number, _, count = (label or "").partition("/")
+    number, _, count = (label or "").removesuffix(ESCALATION_SUFFIX).partition("/")
     if number.isdigit() and count.isdigit() and 1 <= int(number) <= int(count) <= MAX_STAGES:
         return int(number), int(count)
     return 1, 1

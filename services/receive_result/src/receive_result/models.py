@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from approval_core.automations import is_terminal
-from approval_core.stages import DEFAULT_STAGE_NAME, parse_stage_label
+from approval_core.stages import DEFAULT_STAGE_NAME, is_escalation, parse_stage_label
 from receive_result.errors import MalformedEvent
 
 STEP_STATUS_CHANGE = "EC2 Automation Step Status-change Notification"
@@ -27,8 +27,7 @@ _DECISION_SPELLINGS = {
 }
 
 
-@dataclass(frozen=True)
-class StepStatusEvent:
+class StepStatusEvent(NamedTuple):
     """Where to look: the event says which automation changed, never what was decided."""
 
     automation_execution_id: str
@@ -138,8 +137,7 @@ class ApproverDecision:
         }
 
 
-@dataclass(frozen=True)
-class ApprovalStep:
+class ApprovalStep(NamedTuple):
     """What SSM says of the approval: the source of every decision."""
 
     automation_execution_id: str
@@ -190,6 +188,7 @@ class ApprovalStep:
             step_status=self.step_status,
             stage_number=number,
             stage_count=count,
+            escalated=is_escalation(self.stage),
         )
 
 
@@ -207,6 +206,7 @@ class Decision:
     max_queued_seconds: int | None = None  # NotStarted: the limit it went past
     stage_number: int = 1  # which stage's automation decided (1-based), of stage_count
     stage_count: int = 1
+    escalated: bool = False  # decided by the stage's escalation automation
 
     @property
     def is_decided_by_approvers(self) -> bool:
@@ -226,6 +226,7 @@ class Decision:
             "outcome": outcome.value,
             "decided_by": [d.to_output() for d in self.decided_by],
             "automation_execution_id": self.automation_execution_id,
+            "escalated": self.escalated,
         }
 
     def task_output(self, stages: list[dict[str, object]] | None = None) -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from approval_core.environment import Environment
 from approval_core.pacing import PacingSettings
@@ -15,8 +15,9 @@ DEFAULT_MAX_QUEUED_SECONDS = 3600
 DEFAULT_SWEEP_GRACE_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """What the function's environment sets."""
+
     table_name: str
     document_name: str
     # Past this many seconds queued (Pending, over the account's concurrent-automation
@@ -35,7 +36,7 @@ class Settings:
     # Who approved one stage does not count toward a later one.
     distinct_approvers_across_stages: bool = True
     # SSM's rates this deployment keeps to (approval_core.pacing); none by default.
-    pacing: PacingSettings = field(default_factory=PacingSettings.none)
+    pacing: PacingSettings = PacingSettings.none()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:

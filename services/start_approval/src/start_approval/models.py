@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from approval_core.launcher import StageLaunch
 from approval_core.stages import DEFAULT_STAGE_NAME, Stage, stage_message
@@ -17,8 +17,7 @@ CONFIRMATION_MESSAGE = (
 )
 
 
-@dataclass(frozen=True)
-class ApprovalRequest:
+class ApprovalRequest(NamedTuple):
     """What the approvers are asked, with the function's defaults applied."""
 
     message: str
@@ -64,15 +63,21 @@ class ApprovalRequest:
         return self.remind_after_seconds is not None and self.max_reminders > 0
 
 
-@dataclass(frozen=True)
-class TaskInvocation:
+class TaskInvocation(NamedTuple):
     """One invocation by the waitForTaskToken Task state."""
 
-    task_token: str = field(repr=False)  # never printed: the token stays secret
+    task_token: str  # never printed (__repr__): the token stays secret
     execution_arn: str
     state_name: str
     state_entered_time: str
     request: ApprovalRequest
+
+    def __repr__(self) -> str:
+        return (
+            f"TaskInvocation(execution_arn={self.execution_arn!r}, state_name="
+            f"{self.state_name!r}, state_entered_time={self.state_entered_time!r}, "
+            f"request={self.request!r})"
+        )
 
     @property
     def approval_id(self) -> str:
@@ -82,8 +87,7 @@ class TaskInvocation:
         return str(uuid.uuid5(_APPROVAL_NAMESPACE, name))
 
 
-@dataclass(frozen=True)
-class StartedApproval:
+class StartedApproval(NamedTuple):
     """The function's reply (Step Functions ignores it for waitForTaskToken; it is logged).
     `created`: False for a repeat or a retry, which found the approval's record."""
 

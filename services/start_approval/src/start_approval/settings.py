@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from approval_core.environment import ConfigurationError, Environment
 from approval_core.pacing import PacingSettings
@@ -18,8 +18,9 @@ DEFAULT_MAX_REMINDERS = 3
 _MOST_REMINDERS = 10  # the request schema's bound too (payload.schema.json)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """What the function's environment sets."""
+
     table_name: str
     document_name: str
     document_version: str
@@ -37,8 +38,12 @@ class Settings:
     max_reminders: int = DEFAULT_MAX_REMINDERS
     # The most stages a request may give (the state machine's Task waits for that many).
     max_approval_stages: int = MAX_STAGES
+    # Escalation unless the request says otherwise: after escalate_after_seconds (None: none)
+    # a stage is opened to escalation_approvers too.
+    escalate_after_seconds: int | None = None
+    escalation_approvers: tuple[str, ...] = ()
     # SSM's rates this deployment keeps to (approval_core.pacing); none by default.
-    pacing: PacingSettings = field(default_factory=PacingSettings.none)
+    pacing: PacingSettings = PacingSettings.none()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -71,6 +76,8 @@ class Settings:
             remind_after_seconds=_remind_after_seconds(environment),
             max_reminders=_max_reminders(environment),
             max_approval_stages=_max_approval_stages(environment),
+            escalate_after_seconds=_escalate_after_seconds(environment),
+            escalation_approvers=environment.comma_separated("ESCALATION_APPROVERS"),
             pacing=PacingSettings.from_environment(environment),
         )
 
@@ -107,3 +114,17 @@ def _max_approval_stages(environment: Environment) -> int:
             f"from 1 to {MAX_STAGES} (default {MAX_STAGES})."
         )
     return count
+
+
+def _escalate_after_seconds(environment: Environment) -> int | None:
+    """Not set: no escalation by default."""
+    raw = environment.optional("ESCALATE_AFTER_SECONDS")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < MIN_REMIND_AFTER_SECONDS:
+        raise ConfigurationError(
+            f"ESCALATE_AFTER_SECONDS (function environment) is {raw!r}: set it to a whole "
+            f"number of seconds, {MIN_REMIND_AFTER_SECONDS} or more, or leave it unset for no "
+            "escalation by default."
+        )
+    return int(raw)

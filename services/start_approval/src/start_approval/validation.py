@@ -9,7 +9,6 @@ defaults from the environment, the formatted message's length) are checked here.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -35,6 +34,7 @@ _REQUEST_FIELDS = (
     "description",
     "requested_by",
     "stages",
+    "escalation_approvers",
 )
 
 
@@ -75,7 +75,7 @@ def parse_invocation(event: Any, settings: Settings) -> TaskInvocation:
         first = stages[0]
     else:
         first = _single_stage(request, requested_by, settings)
-        stages = ()
+        stages = (first,) if first.escalates else ()  # the record keeps an escalating stage
 
     return TaskInvocation(
         task_token=event["task_token"],
@@ -117,7 +117,9 @@ def _single_stage(request: dict[str, Any], requested_by: str | None, settings: S
     )
     # int(): JSON Schema counts 2.0 as an integer; SSM wants "2".
     quorum = int(request.get("min_required_approvals", settings.default_min_required_approvals))
-    stage = Stage(DEFAULT_STAGE_NAME, approvers, quorum)
+    stage = _with_escalation(
+        Stage(DEFAULT_STAGE_NAME, approvers, quorum), {}, "request", request, settings
+    )
     return _without_requester(stage, approvers_field, quorum_field, requested_by, settings)
 
 
@@ -166,10 +168,45 @@ def _stages(
             message=raw.get("message"),
             timeout_seconds=None if timeout is None else int(timeout),
         )
+        stage = _with_escalation(stage, raw, where, request, settings)
         stages.append(
             _without_requester(stage, f"{where}.approvers", quorum_field, requested_by, settings)
         )
     return tuple(stages)
+
+
+def _with_escalation(
+    stage: Stage, raw: dict[str, Any], where: str, request: dict[str, Any], settings: Settings
+) -> Stage:
+    """The stage's escalation: its own fields, else the request's, else the deployment's;
+    both or neither, and sooner than the stage's timeout."""
+    after = raw.get("escalate_after_seconds", request.get("escalate_after_seconds"))
+    approvers = raw.get("escalation_approvers", request.get("escalation_approvers"))
+    after_field = f"{where}.escalate_after_seconds"
+    approvers_field = f"{where}.escalation_approvers"
+    if after is None and approvers is None:
+        after, approvers = settings.escalate_after_seconds, settings.escalation_approvers
+        after_field = "ESCALATE_AFTER_SECONDS (function environment)"
+        approvers_field = "ESCALATION_APPROVERS (function environment)"
+    if after is None and not approvers:
+        return stage
+    if not approvers:
+        raise InvalidApprovalRequest(
+            f"{after_field} is set but {approvers_field} is not: name who is asked when the "
+            "stage escalates (1 to 10 IAM principals), or leave the escalation out."
+        )
+    if after is None:
+        raise InvalidApprovalRequest(
+            f"{approvers_field} is set but {after_field} is not: say after how many seconds "
+            "the stage escalates (60 or more), or leave the escalation out."
+        )
+    timeout = stage.timeout_seconds or settings.approval_timeout_seconds
+    if int(after) >= timeout:
+        raise InvalidApprovalRequest(
+            f"{after_field} is {int(after)}, not sooner than the stage's timeout ({timeout} s): "
+            "the stage would expire before it escalates; escalate sooner or wait longer."
+        )
+    return stage._replace(escalate_after_seconds=int(after), escalation_approvers=tuple(approvers))
 
 
 def _without_requester(
@@ -189,6 +226,16 @@ def _without_requester(
         )
     if not requested_by or not settings.prevent_self_approval:
         return stage
+    if stage.escalates:
+        escalation = tuple(a for a in stage.escalation_approvers if not could_be(a, requested_by))
+        if not escalation:
+            raise ApprovalPolicyUnsatisfiable(
+                f"request.requested_by {requested_by!r} may not approve their own request "
+                f"(prevent_self_approval), and they are every escalation approver of "
+                f"{approvers_field.removesuffix('.approvers')}: name escalation approvers who "
+                "are not the requester."
+            )
+        stage = stage._replace(escalation_approvers=escalation)
     left_out = tuple(a for a in stage.approvers if could_be(a, requested_by))
     approvers = tuple(a for a in stage.approvers if a not in left_out)
     if len(approvers) < stage.min_required_approvals:
@@ -199,7 +246,7 @@ def _without_requester(
             f"{stage.min_required_approvals}: add approvers who are not the requester, or "
             "lower the quorum."
         )
-    return dataclasses.replace(stage, approvers=approvers, left_out=left_out)
+    return stage._replace(approvers=approvers, left_out=left_out)
 
 
 def _whole_or_none(value: float | None) -> int | None:

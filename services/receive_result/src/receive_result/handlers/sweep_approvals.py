@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from approval_core.clients import RETRY_CONFIG, client
+from approval_core.launcher import AutomationLauncher
 from receive_result.delivery import DeliveryParts, idempotency_config, wire_delivery
+from receive_result.logic.escalation import Escalation
 from receive_result.logic.sweep_approvals import SweepApprovals
 from receive_result.observability import logger, metrics, tracer
 from receive_result.reminders import ApproverReminders, Reminder
@@ -60,6 +62,10 @@ def _app() -> _App:
         max_queued_seconds=settings.max_queued_seconds,
         remind=_reminders(settings),
         grace_seconds=settings.sweep_grace_seconds,
+        # Escalations start automations: only where the approvers' topic is known.
+        escalation=Escalation(delivery.records, AutomationLauncher(_ssm, settings))
+        if settings.notification_topic_arn
+        else None,
     )
     return _App(delivery, sweep)
 

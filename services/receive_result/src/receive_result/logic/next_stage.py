@@ -62,7 +62,8 @@ class NextStage:
         if (
             record.status is not ApprovalStatus.PENDING
             or (record.stage_index or 0) != index
-            or record.automation_execution_id != decision.automation_execution_id
+            or decision.automation_execution_id
+            not in (record.automation_execution_id, record.escalation_automation_execution_id)
             or not record.stages
         ):
             logger.info(
@@ -91,7 +92,7 @@ class NextStage:
 
         now = self._clock()
         launch = StageLaunch(
-            stage=dataclasses.replace(following, approvers=approvers),
+            stage=following._replace(approvers=approvers),
             number=decision.stage_number + 1,
             count=len(stages),
             message=stage_message(record.message or "", stages, index + 2, earlier),
@@ -103,7 +104,7 @@ class NextStage:
                 decision.approval_id,
                 StageAdvance(
                     from_index=index,
-                    from_automation_execution_id=decision.automation_execution_id,
+                    from_automation_execution_id=record.automation_execution_id or "",
                     result=decision.stage_result(),
                     automation_execution_id=automation_execution_id,
                     approvers=approvers,
@@ -120,6 +121,9 @@ class NextStage:
                 return _closed(decision, moved.record)
             logger.info("Duplicate: another attempt asked the next stage first")
             return Delivery(decision.approval_id, decision.outcome.value, "DUPLICATE")
+        withdrawn = {record.automation_execution_id, record.escalation_automation_execution_id}
+        for other in withdrawn - {decision.automation_execution_id, None}:
+            self._launcher.cancel(other or "")  # the escalated stage's other request
         metrics.add_metric(name="StagesAdvanced", unit=MetricUnit.Count, value=1)
         logger.info(
             "Stage approved: the next stage is asked",

@@ -147,6 +147,13 @@ class ReceiveResult:
             "it with `approvals redrive`); the sweep delivers the decision once SSM shows it."
         )
 
+    def _withdraw_the_other(self, decision: Decision, record: ApprovalRecord) -> None:
+        """An escalated stage settled by one of its two automations: the other request is
+        withdrawn (cancelled), so nobody is asked any more."""
+        other = _other_automation(decision, record)
+        if other and self._automation.cancel(other):
+            logger.info("The stage's other request withdrawn", extra={"withdrawn": other})
+
     def deliver(self, decision: Decision, via: str = "event") -> Delivery:
         """`via` (event, sweep) is kept with the result: a repeat answered from the
         idempotency store tells which path really delivered."""
@@ -157,6 +164,13 @@ class ReceiveResult:
         workflow. A claim left SENDING by an attempt that stopped half-way is finished;
         Step Functions refuses a second answer to one task, so the workflow sees one. A
         stage before the last that approved asks the next stage instead (logic/next_stage.py)."""
+        if decision.escalated and not decision.is_decided_by_approvers:
+            # The escalation expired or was stopped: the stage still waits on its approvers.
+            logger.info(
+                "Ignored: the stage's escalation ended without a decision",
+                extra={"outcome": decision.outcome.value, "stage": decision.stage_number},
+            )
+            return Delivery(decision.approval_id, decision.outcome.value, "IGNORED")
         if decision.approves_a_stage_before_the_last:
             if self._next_stage is None:
                 raise UnexpectedEvent(
@@ -237,6 +251,7 @@ class ReceiveResult:
             )
         except CallbackAlreadyFinished as finished:
             return _finished_elsewhere(decision, finished)
+        self._withdraw_the_other(decision, record)
         logger.info(
             "Decision delivered",
             extra={
@@ -248,6 +263,18 @@ class ReceiveResult:
             },
         )
         return Delivery(decision.approval_id, decision.outcome.value, "DELIVERED")
+
+
+def _other_automation(decision: Decision, record: ApprovalRecord) -> str | None:
+    """Of an escalated stage's two automations, the one that did not decide."""
+    pair = {record.automation_execution_id, record.escalation_automation_execution_id}
+    if (
+        record.escalation_automation_execution_id is None
+        or decision.automation_execution_id not in pair
+    ):
+        return None
+    (other,) = pair - {decision.automation_execution_id}
+    return other
 
 
 def _stages_of(record: ApprovalRecord) -> list[dict[str, object]]:

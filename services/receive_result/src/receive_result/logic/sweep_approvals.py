@@ -30,6 +30,7 @@ from approval_core.records import (
 )
 from approval_core.stages import Stage
 from receive_result.automation_supervisor import AutomationState, AutomationSupervisor
+from receive_result.logic.escalation import Escalation
 from receive_result.logic.next_stage import NEXT_STAGE
 from receive_result.logic.receive_result import ReceiveResult
 from receive_result.models import Decision, Delivery, Outcome
@@ -68,6 +69,7 @@ class SweepApprovals:
         clock: Callable[[], datetime] = utc_now,
         remind: Callable[[Reminder], None] | None = None,
         grace_seconds: int = 0,
+        escalation: Escalation | None = None,
     ):
         self._records = records
         self._automation = automation
@@ -75,6 +77,7 @@ class SweepApprovals:
         self._deliver = deliver
         self._max_queued_seconds = max_queued_seconds
         self._grace = timedelta(seconds=grace_seconds)
+        self._escalation = escalation
         self._clock = clock
         self._remind = remind
 
@@ -106,12 +109,12 @@ class SweepApprovals:
         not_started: list[str] = []
         reminded: list[str] = []
         expired: list[str] = []
+        escalated: list[str] = []
 
         def attend(approval: PendingApproval, now: datetime) -> bool:
             done = self._attend_asking(approval, now)
-            {"reminded": reminded, "expired": expired}.get(done or "", []).append(
-                approval.approval_id
-            )
+            lists = {"reminded": reminded, "expired": expired, "escalated": escalated}
+            lists.get(done or "", delivered).append(approval.approval_id) if done else None
             return False  # listed above
 
         work = (
@@ -148,6 +151,7 @@ class SweepApprovals:
                     "not_started": len(not_started),
                     "reminded": len(reminded),
                     "stages_expired": len(expired),
+                    "stages_escalated": len(escalated),
                 },
             )
         return SweepReport(
@@ -250,7 +254,34 @@ class SweepApprovals:
         waited = _seconds_since(record.stage_started_epoch or record.requested_epoch, now)
         if stage is not None and stage.timeout_seconds and waited >= stage.timeout_seconds:
             return "expired" if self._expire_stage(record, stage, waited) else None
+        if record.escalation_automation_execution_id:
+            if self._deliver_escalation_decision(record):
+                return "delivered"
+        elif (
+            self._escalation is not None
+            and stage is not None
+            and stage.escalates
+            and waited >= (stage.escalate_after_seconds or 0)
+        ):
+            return "escalated" if self._escalation.escalate(record, waited) else None
         return "reminded" if self._send_reminder(record, waited) else None
+
+    def _deliver_escalation_decision(self, record: ApprovalRecord) -> bool:
+        """The stage's escalation decided while its first automation still waits: delivered
+        as its event would have (one read of the escalation per sweep while it waits)."""
+        escalation = record.escalation_automation_execution_id or ""
+        decision = self._receiver.decision_of(escalation)
+        if decision is None or not decision.is_decided_by_approvers:
+            return False
+        delivery = self._deliver_once(decision)
+        if delivery is None or delivery.via != "sweep" or delivery.callback not in _ANSWERED:
+            return False
+        metrics.add_metric(name="DecisionsRecoveredBySweep", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "Sweep delivered an escalation's decision its event had not delivered",
+            extra={"approval_id": record.approval_id, "automation_execution_id": escalation},
+        )
+        return True
 
     def _expire_stage(self, record: ApprovalRecord, stage: Stage, waited: int) -> bool:
         """A stage whose own timeout_seconds (shorter than SSM's step timeout) has passed:
