@@ -3,11 +3,13 @@ stages asked in order, each only once the one before it approved (its own SNS no
 with the earlier stages' decisions in its message); a rejection at stage 2 ends the approval
 and stage 3 is never asked (the approvers' inbox shows it); whoever approved stage 1 is not
 asked at stage 2 (SSM refuses their signal); a stage's lost event is delivered by the sweep;
-a workflow stopped during stage 2 cancels it and no stage 3 starts."""
+a workflow stopped during stage 2 cancels it and no stage 3 starts; a stage left undecided is
+escalated by the sweep on the local AWS's clock and settled by an escalation approver."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError
@@ -48,8 +50,12 @@ def next_automation(gate, execution_arn: str, after: str) -> str:
 
 
 def asked(notifications: list[dict]) -> list[str]:
-    """The request messages SSM sent the approvers (one per stage asked)."""
-    return [json.loads(n["Body"])["Message"] for n in notifications]
+    """The stages SSM asked the approvers about, in the order they were asked: each request's
+    message opens with "Stage n of m: <name>." (SSM's own text around it is not documented)."""
+    bodies = [json.loads(n["Body"])["Message"] for n in notifications]
+    return [
+        found.group(1) for b in bodies if (found := re.search(r"(Stage \d of \d: [\w -]+)\.", b))
+    ]
 
 
 def test_three_stages_are_asked_in_order_and_the_workflow_gets_each(gate):
@@ -83,10 +89,13 @@ def test_three_stages_are_asked_in_order_and_the_workflow_gets_each(gate):
         ("security", "Approved", gate.principal_arn("bob")),
         ("release", "Approved", gate.principal_arn("carol")),
     ]
-    messages = wait_for(
-        lambda: (m := asked(gate.notifications())) and len(m) >= 3 and m, 30, "3 requests"
+    received: list[dict] = []
+    wait_for(
+        lambda: received.extend(gate.notifications()) or len(asked(received)) >= 3,
+        30,
+        "the approvers of the 3 stages were not all asked",
     )
-    assert [m.split(".")[0] for m in messages if m.startswith("Stage")] == [
+    assert sorted(asked(received)) == [
         "Stage 1 of 3: change",
         "Stage 2 of 3: security",
         "Stage 3 of 3: release",
@@ -113,9 +122,15 @@ def test_a_rejection_at_stage_two_ends_it_and_stage_three_is_never_asked(gate):
     ]
     [record] = gate.records_of(execution_arn)
     assert record["automation_execution_id"] == second  # no third automation recorded
-    messages = asked(gate.notifications())
-    assert any(m.startswith("Stage 2 of 3") for m in messages)
-    assert not any(m.startswith("Stage 3 of 3") for m in messages)
+    received: list[dict] = []
+    wait_for(
+        lambda: (
+            received.extend(gate.notifications()) or "Stage 2 of 3: security" in asked(received)
+        ),
+        30,
+        "the approvers of stage 2 were not asked",
+    )
+    assert not any(m.startswith("Stage 3 of 3") for m in asked(received))
 
 
 def test_who_approved_stage_one_is_not_asked_at_stage_two(gate):
@@ -201,3 +216,49 @@ def test_a_workflow_stopped_during_stage_two_cancels_it_and_no_stage_three_start
     assert record["automation_execution_id"] == second
     with pytest.raises(ClientError):
         gate.decide("bob", second, "Approve", "too late")
+
+
+def test_an_escalation_approver_decides_a_stage_that_waited_too_long(gate):
+    """Nobody decides for a minute: the sweep, run a minute later on the local AWS's clock,
+    opens the request to carol too; her decision settles it and alice's request is withdrawn."""
+    carol = gate.principal_arn("carol")
+    execution_arn = gate.start(
+        {
+            "message": "Deploy 3.6?",
+            "approvers": [gate.principal_arn("alice")],
+            "escalate_after_seconds": 60,
+            "escalation_approvers": [carol],
+        }
+    )
+    first = gate.automation_of(execution_arn)
+    [record] = gate.records_of(execution_arn)
+    gate.sweep(not_before=int(record["requested_epoch"]) + 60)
+
+    escalation = wait_for(
+        lambda: gate.records_of(execution_arn)[0].get("escalation_automation_execution_id"),
+        60,
+        "the stage was not escalated",
+    )
+    parameters = parameters_of(gate, escalation)
+    assert (parameters["Stage"], parameters["Approvers"]) == (["1/1 escalation"], [carol])
+    assert message_of(parameters).startswith("Escalated: this approval has waited")
+    gate.decide("carol", escalation, "Approve", "on call: go")
+
+    approval = json.loads(gate.finished(execution_arn)["output"])["approval"]
+    [stage] = approval["stages"]
+    assert (stage["outcome"], stage["escalated"], stage["decided_by"][0]["approver"]) == (
+        "Approved",
+        True,
+        carol,
+    )
+    assert stage["automation_execution_id"] == escalation
+    wait_for(
+        lambda: (
+            gate.client("ssm").get_automation_execution(AutomationExecutionId=first)[
+                "AutomationExecution"
+            ]["AutomationExecutionStatus"]
+            == "Cancelled"
+        ),
+        60,
+        "alice's request was not withdrawn",
+    )
