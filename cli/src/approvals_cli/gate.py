@@ -183,6 +183,15 @@ class Gate:
         automation = self._waiting_automation(approval, verb)
         caller = self.aws.caller
         at = f" at {approval.stage}" if approval.staged else ""
+        if approval.escalation_automation_execution_id and not any(
+            may_decide(caller, entry) for entry in automation.approvers
+        ):
+            # An escalated stage: its escalation approvers decide on their own automation.
+            escalation = self.automation_or_none(approval.escalation_automation_execution_id)
+            if escalation is not None and any(
+                may_decide(caller, entry) for entry in escalation.approvers
+            ):
+                automation = escalation
         if not any(may_decide(caller, entry) for entry in automation.approvers):
             raise CliError(
                 f"you ({caller.arn}) are not an approver of approval {approval.approval_id}{at}: "

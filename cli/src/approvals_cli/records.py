@@ -23,8 +23,15 @@ EXECUTION_INDEX = "by_execution"
 STATUSES = ("PENDING", "DECIDED", "CLOSED")
 
 # An approval's stages (approval_core.stages): every stage's definition, the waiting one
-# (0-based) and since when, and each ended stage's result (1-based `stage`).
-STAGE_ATTRIBUTES = ("stages", "stage_index", "stage_started_epoch", "stage_results")
+# (0-based) and since when, each ended stage's result (1-based `stage`), and the waiting
+# stage's escalation automation once it escalated.
+STAGE_ATTRIBUTES = (
+    "stages",
+    "stage_index",
+    "stage_started_epoch",
+    "stage_results",
+    "escalation_automation_execution_id",
+)
 # Everything the CLI reads of a record (approval_core.records.ApprovalRecord without the
 # token), and the request's summary start_approval keeps on it.
 ATTRIBUTES = (
@@ -117,6 +124,8 @@ class Approval:
     stage_index: int | None = None
     stage_started_epoch: int | None = None
     stage_results: list[dict[str, Any]] = field(default_factory=list)
+    # The waiting stage opened to its escalation approvers too: their automation.
+    escalation_automation_execution_id: str | None = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Approval:

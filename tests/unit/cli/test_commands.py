@@ -74,11 +74,12 @@ def test_since_accepts_dates_times_and_durations():
 class FakeSsm:
     def __init__(self, automation: dict[str, Any]):
         self.automation = automation
+        self.others: dict[str, dict[str, Any]] = {}  # other automations, by id
         self.signals: list[dict[str, Any]] = []
         self.stops: list[dict[str, Any]] = []
 
     def get_automation_execution(self, AutomationExecutionId: str) -> dict[str, Any]:
-        return {"AutomationExecution": self.automation}
+        return {"AutomationExecution": self.others.get(AutomationExecutionId, self.automation)}
 
     def send_automation_signal(self, **request: Any) -> None:
         self.signals.append(request)
@@ -563,3 +564,32 @@ def test_the_list_prints_aligned_columns_with_long_cells_cut():
     assert "Deploy [bold]release[/bold] 42 xxx" in first and "x" * 100 not in first
     assert "1h 2m" in first and "expired" in first and first.endswith("release-42")
     assert second.index("DECIDED") == first.index("PENDING") and count == "2 approval(s)"
+
+
+ESCALATION_ID = "5e5c7f5e-2d1a-4c57-9a59-1f1f6d1c2e99"
+
+
+def test_an_escalation_approver_decides_on_the_escalation_automation():
+    gate, ssm = staged_gate(
+        "arn:aws:iam::123456789012:user/erin", escalation_automation_execution_id=ESCALATION_ID
+    )
+    ssm.others[ESCALATION_ID] = ssm.automation | {
+        "AutomationExecutionId": ESCALATION_ID,
+        "Parameters": {
+            "ApprovalId": [APPROVAL_ID],
+            "Approvers": ["erin"],
+            "MinRequiredApprovals": ["1"],
+            "Stage": ["2/3 escalation"],
+        },
+        "StepExecutions": [{"Outputs": {"ApproverDecisions": []}}],
+    }
+
+    gate.decide(APPROVAL_ID, "approve", "on call")
+
+    assert [s["AutomationExecutionId"] for s in ssm.signals] == [ESCALATION_ID]
+    # The stage's own approvers still decide on theirs.
+    alice, ssm = staged_gate(
+        "arn:aws:iam::123456789012:user/alice", escalation_automation_execution_id=ESCALATION_ID
+    )
+    alice.decide(APPROVAL_ID, "approve", "")
+    assert [s["AutomationExecutionId"] for s in ssm.signals] == [AUTOMATION_ID]
