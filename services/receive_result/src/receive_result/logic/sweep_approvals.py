@@ -172,7 +172,7 @@ class SweepApprovals:
         if decision is None:
             return False
         delivery = self._deliver_once(decision)
-        if delivery is None or delivery.via != "sweep" or delivery.callback not in _ANSWERED:
+        if not _made_by_this_sweep(delivery):
             return False  # the event path delivered it: its result came back as it was
         metrics.add_metric(name="DecisionsRecoveredBySweep", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -220,7 +220,7 @@ class SweepApprovals:
             max_queued_seconds=self._max_queued_seconds,
         )
         delivery = self._deliver_once(decision)
-        if delivery is None or delivery.via != "sweep" or delivery.callback not in _ANSWERED:
+        if not _made_by_this_sweep(delivery):
             return False
         metrics.add_metric(name="ApprovalsNotStarted", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -274,7 +274,7 @@ class SweepApprovals:
         if decision is None or not decision.is_decided_by_approvers:
             return False
         delivery = self._deliver_once(decision)
-        if delivery is None or delivery.via != "sweep" or delivery.callback not in _ANSWERED:
+        if not _made_by_this_sweep(delivery):
             return False
         metrics.add_metric(name="DecisionsRecoveredBySweep", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -303,7 +303,7 @@ class SweepApprovals:
         )
         delivery = self._deliver_once(decision)
         self._automation.cancel(record.automation_execution_id or "")
-        if delivery is None or delivery.via != "sweep" or delivery.callback not in _ANSWERED:
+        if not _made_by_this_sweep(delivery):
             return False
         metrics.add_metric(name="StagesExpired", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -395,6 +395,12 @@ class SweepApprovals:
                 extra={"approval_id": decision.approval_id},
             )
             return None
+
+
+def _made_by_this_sweep(delivery: Delivery | None) -> bool:
+    """A delivery this sweep made itself: not one the idempotency store answered with the
+    event path's result, nor one it stepped aside from."""
+    return delivery is not None and delivery.via == "sweep" and delivery.callback in _ANSWERED
 
 
 def _rate_taken(busy: SsmRateExceeded, unchecked: int) -> None:
