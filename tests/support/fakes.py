@@ -284,7 +284,7 @@ class FakeAutomation:
             approval_status=self.approval_status,
             decisions=self.decisions,
             failure_message=self.failure_message,
-            stage=stage_label(self.launch.number, self.launch.count, self.launch.escalation)
+            stage=stage_label(self.launch.number, self.launch.stage_count, self.launch.escalation)
             if self.launch
             else None,
         )

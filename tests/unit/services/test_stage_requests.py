@@ -37,7 +37,7 @@ def test_stages_are_parsed_in_order_with_their_own_fields():
     )
     assert (request.approvers, request.min_required_approvals) == ((USER,), 1)
     first = request.first_stage()
-    assert (first.number, first.count) == (1, 3)
+    assert (first.number, first.stage_count) == (1, 3)
     assert first.message == "Stage 1 of 3: change.\n\nDeploy 2.0?"
 
 

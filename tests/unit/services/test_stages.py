@@ -58,7 +58,7 @@ def current_automation(gate: InMemoryGate, approval_id: str) -> str:
 def test_three_stages_are_asked_in_order_and_the_workflow_answered_once_with_each(gate):
     started = gate.start(request=THREE)
     first = gate.automations[started.automation_execution_id]
-    assert (first.launch.number, first.launch.count, first.launch.stage.approvers) == (
+    assert (first.launch.number, first.launch.stage_count, first.launch.stage.approvers) == (
         1,
         3,
         (ALICE,),
@@ -367,7 +367,7 @@ def escalated_stage_two(gate: InMemoryGate):
 def test_an_undecided_stage_is_opened_to_its_escalation_approvers_once(gate):
     _started, second, escalation = escalated_stage_two(gate)
     launch = gate.automations[escalation].launch
-    assert (launch.number, launch.count, launch.escalation) == (2, 2, True)
+    assert (launch.number, launch.stage_count, launch.escalation) == (2, 2, True)
     assert (launch.stage.approvers, launch.stage.min_required_approvals) == ((CAROL,), 1)
     assert launch.message.startswith(
         f"Escalated: stage 2 of 2 (security) has waited 1 h 0 min for its approvers ({BOB})."

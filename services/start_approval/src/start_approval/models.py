@@ -52,7 +52,7 @@ class ApprovalRequest(NamedTuple):
         return StageLaunch(
             stage=stages[0],
             number=1,
-            count=len(stages),
+            stage_count=len(stages),
             message=stage_message(self.message, stages, 1),
             requested_by=self.requested_by,
             description=self.description,

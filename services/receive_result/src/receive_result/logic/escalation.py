@@ -42,7 +42,7 @@ class Escalation:
         launch = StageLaunch(
             stage=Stage(stage.name, stage.escalation_approvers, 1),
             number=number,
-            count=count,
+            stage_count=count,
             message=(
                 f"Escalated: {_which(stage, number, count)} has waited {duration(waited)} for "
                 f"its approvers ({asked}). You may decide it instead: the first decision "

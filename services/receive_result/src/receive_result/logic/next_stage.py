@@ -94,7 +94,7 @@ class NextStage:
         launch = StageLaunch(
             stage=following._replace(approvers=approvers),
             number=decision.stage_number + 1,
-            count=len(stages),
+            stage_count=len(stages),
             message=stage_message(record.message or "", stages, index + 2, earlier),
             requested_by=record.requested_by,
         )
@@ -131,7 +131,7 @@ class NextStage:
                 "approval_id": decision.approval_id,
                 "stage": decision.stage_number,
                 "next_stage": launch.number,
-                "of": launch.count,
+                "of": launch.stage_count,
                 "decided_by": [d.approver for d in decision.decided_by],
                 "automation_execution_id": automation_execution_id,
                 "left_out_as_earlier_approvers": [
@@ -143,7 +143,7 @@ class NextStage:
             decision.approval_id,
             decision.outcome.value,
             NEXT_STAGE,
-            f"stage {launch.number} of {launch.count}: {following.name}",
+            f"stage {launch.number} of {launch.stage_count}: {following.name}",
         )
 
 

@@ -171,8 +171,8 @@ class SweepApprovals:
         decision = self._receiver.decision_of(approval.automation_execution_id or "")
         if decision is None:
             return False
-        delivery = self._deliver_once(decision)
-        if not _made_by_this_sweep(delivery):
+        delivery = _made_by_this_sweep(self._deliver_once(decision))
+        if delivery is None:
             return False  # the event path delivered it: its result came back as it was
         metrics.add_metric(name="DecisionsRecoveredBySweep", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -219,8 +219,8 @@ class SweepApprovals:
             queued_seconds=queued_seconds,
             max_queued_seconds=self._max_queued_seconds,
         )
-        delivery = self._deliver_once(decision)
-        if not _made_by_this_sweep(delivery):
+        delivery = _made_by_this_sweep(self._deliver_once(decision))
+        if delivery is None:
             return False
         metrics.add_metric(name="ApprovalsNotStarted", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -273,8 +273,8 @@ class SweepApprovals:
         decision = self._receiver.decision_of(escalation)
         if decision is None or not decision.is_decided_by_approvers:
             return False
-        delivery = self._deliver_once(decision)
-        if not _made_by_this_sweep(delivery):
+        delivery = _made_by_this_sweep(self._deliver_once(decision))
+        if delivery is None:
             return False
         metrics.add_metric(name="DecisionsRecoveredBySweep", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -303,7 +303,7 @@ class SweepApprovals:
         )
         delivery = self._deliver_once(decision)
         self._automation.cancel(record.automation_execution_id or "")
-        if not _made_by_this_sweep(delivery):
+        if _made_by_this_sweep(delivery) is None:
             return False
         metrics.add_metric(name="StagesExpired", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -397,10 +397,12 @@ class SweepApprovals:
             return None
 
 
-def _made_by_this_sweep(delivery: Delivery | None) -> bool:
-    """A delivery this sweep made itself: not one the idempotency store answered with the
-    event path's result, nor one it stepped aside from."""
-    return delivery is not None and delivery.via == "sweep" and delivery.callback in _ANSWERED
+def _made_by_this_sweep(delivery: Delivery | None) -> Delivery | None:
+    """The delivery when this sweep made it itself: None for one the idempotency store
+    answered with the event path's result, or one it stepped aside from."""
+    if delivery is not None and delivery.via == "sweep" and delivery.callback in _ANSWERED:
+        return delivery
+    return None
 
 
 def _rate_taken(busy: SsmRateExceeded, unchecked: int) -> None:
