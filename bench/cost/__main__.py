@@ -1,12 +1,13 @@
 """The calls and the cost of an approval: this gate beside the article's original stack.
 
     make package
-    python -m bench.cost [--approvals 20] [--json FILE]
+    python -m bench.cost [--approvals 20] [--stages N] [--json FILE]
 
 Starts the local AWS (127.0.0.1, a free port) in this process with X-Ray capture on and the
 SSM API rate quotas off (a cost bench counts calls, not throughput), deploys
 terraform/examples/local with scripts/local_gate.py's LocalGate, clears the call counts, runs
-the approvals (approve, reject, 2-of-3 quorum), waits until each workflow ended and the
+the approvals (approve, reject, 2-of-3 quorum; with `--stages N` every approval N stages, each
+approved by a different approver), waits until each workflow ended and the
 gate's calls settled, then reads the counts, the functions' REPORT lines and log bytes, the
 executions' states entered, the records table's item sizes and the X-Ray traces. The sweep
 runs on a schedule: one idle run is measured apart (per hour, not per approval). Prints
@@ -29,7 +30,7 @@ from typing import Any
 
 from bench.burst.gate import BurstGate
 from bench.cost import measure, model, report
-from bench.cost.drive import run_approvals
+from bench.cost.drive import MAX_STAGES, STAGE_APPROVERS, run_approvals
 from sandbox.server import LocalAws
 
 LOCAL_SWEEP_MINUTES = 1  # terraform/examples/local
@@ -61,8 +62,8 @@ def measure_run(gate: BurstGate, options: argparse.Namespace) -> dict[str, Any]:
     measured = measure.Measured(callers, functions=measure.memory_sizes(gate))
     measured.email_subscriptions = measure.email_subscriptions(gate)
     since = clear(gate.aws)
-    note(f"[2/4] {options.approvals} approvals (approve, reject, 2-of-3 quorum) ...")
-    approvals = run_approvals(gate, options.approvals, options.run)
+    note(f"[2/4] {options.approvals} approvals ({kind_of(options.stages)}) ...")
+    approvals = run_approvals(gate, options.approvals, options.run, options.stages or 0)
     ignore = {arn for arn, label in callers.items() if label in (model.DRIVER, model.SWEEP)}
     measured.calls = measure.settled_calls(gate, ignore)
     measure.lambda_use(gate, measured.functions, since)
@@ -84,6 +85,7 @@ def measure_run(gate: BurstGate, options: argparse.Namespace) -> dict[str, Any]:
     result = model.per_approval(measured, options.approvals)
     return {
         "approvals": options.approvals,
+        "stages": options.stages,
         "outcomes": {
             s: sum(a.status == s for a in approvals) for s in {a.status for a in approvals}
         },
@@ -96,6 +98,12 @@ def measure_run(gate: BurstGate, options: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def kind_of(stages: int | None) -> str:
+    if stages is None:
+        return "approve, reject, 2-of-3 quorum"
+    return f"{stages} stage(s) each, every stage approved"
+
+
 def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -103,7 +111,7 @@ def note(text: str) -> None:
 def render(summary: dict[str, Any], notes: list[str]) -> str:
     parts = [
         f"Calls and cost per approval ({time.strftime('%Y-%m-%d')}; local AWS: "
-        f"{'; '.join(notes)}; outcomes {summary['outcomes']})",
+        f"{'; '.join(notes)}; {kind_of(summary['stages'])}; outcomes {summary['outcomes']})",
         report.table(summary["result"], summary["approvals"], summary["email_subscriptions"]),
         "",
         report.sweep_table(summary["sweep"], LOCAL_SWEEP_MINUTES, MODULE_SWEEP_MINUTES),
@@ -125,17 +133,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--approvals", type=int, default=20, help="approvals to run (20)")
     parser.add_argument("--json", metavar="FILE", help="write the measures as JSON to FILE")
+    parser.add_argument(
+        "--stages",
+        type=int,
+        metavar="N",
+        help=f"every approval N stages (1-{MAX_STAGES}), each approved by a different approver "
+        "(default: one stage, the mix of approve, reject and 2-of-3 quorum)",
+    )
     parser.add_argument("--run", default=time.strftime("%H%M%S"), help="execution name tag")
     options = parser.parse_args(argv)
     if options.approvals < 1:
         parser.error("--approvals must be at least 1")
+    if options.stages is not None and not 1 <= options.stages <= MAX_STAGES:
+        parser.error(f"--stages must be from 1 to {MAX_STAGES}")
+    # Every stage's approver a user of the local AWS; alice, bob and carol for the mix.
+    approvers = STAGE_APPROVERS[: max(3, options.stages or 0)]
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     with (
         tempfile.TemporaryDirectory(prefix="cost-") as scratch,
         LocalAws(port=0, host="127.0.0.1") as aws,
     ):
         notes = prepare(aws)
-        gate = BurstGate(aws, connections=8, state=Path(scratch) / "terraform.tfstate")
+        gate = BurstGate(
+            aws, connections=8, approvers=approvers, state=Path(scratch) / "terraform.tfstate"
+        )
         try:
             note("[1/4] terraform apply terraform/examples/local ...")
             gate.deploy()

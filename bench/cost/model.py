@@ -88,7 +88,11 @@ def per_approval(measured: Measured, approvals: int) -> dict[str, Any]:
         "state_transitions": measured.states_entered / n,
         "dynamodb_wru": units["wru"] / n,
         "dynamodb_rru": units["rru"] / n,
-        "ssm_automation_steps": count("start_approval", "ssm", "StartAutomationExecution") / n,
+        # one per stage: start_approval starts the first, receive_result each next one
+        "ssm_automation_steps": sum(
+            count(label, "ssm", "StartAutomationExecution") for label in GATE_FUNCTIONS
+        )
+        / n,
         "sns_publishes": publishes / n,
         "email_deliveries": publishes * measured.email_subscriptions / n,
         "xray_traces": sum(measured.traces.get(k, 0) for k in GATE_FUNCTIONS) / n,
