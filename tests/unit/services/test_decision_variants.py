@@ -235,7 +235,7 @@ class MemoryRecords:
         assert self.record.status is ApprovalStatus.PENDING, "claimed twice"
         self.record.status, self.record.outcome = ApprovalStatus.DECIDED, outcome
         self.record.decided_by, self.record.delivered_by = decided_by, delivered_by
-        self.record.stage_results = [stage_result]
+        self.record.stage_results = [stage_result] if stage_result else None
         self.record.callback = CallbackStatus.SENDING
         return self.record
 

@@ -452,3 +452,18 @@ def test_a_lost_event_of_an_escalation_is_delivered_by_the_sweep(gate):
     [answer] = gate.callbacks.answers
     assert answer.output["stages"][1]["escalated"] is True
     assert gate.automations[second].status == "Cancelled"
+
+
+def test_a_one_stage_approval_stores_its_decision_once(gate):
+    """Its stage result would repeat decided_by on the record: a record past 1 KB costs two
+    write units a write. The output still lists its one stage."""
+    started = gate.start()
+    gate.decide(started.automation_execution_id, "Approved", approve(ALICE))
+    receive(gate, started.automation_execution_id)
+
+    record = gate.record(started.approval_id)
+    assert (record.stage_results, [d["approver"] for d in record.decided_by]) == (None, [ALICE])
+    [answer] = gate.callbacks.answers
+    assert [(s["name"], s["outcome"]) for s in answer.output["stages"]] == [
+        ("approval", "Approved")
+    ]

@@ -231,8 +231,8 @@ class Decision:
 
     def task_output(self, stages: list[dict[str, object]] | None = None) -> dict[str, object]:
         """SendTaskSuccess output; `is_approved` as in the original stack; `stages`: each
-        stage's name, outcome and who decided it, in order; `decided_by`: every stage's
-        deciders."""
+        stage's name, outcome and who decided it, in order (default: this decision's, the one
+        stage); `decided_by`: every stage's deciders."""
         stages = stages or [{"name": DEFAULT_STAGE_NAME, **self.stage_result()}]
         return {
             "approval_id": self.approval_id,
