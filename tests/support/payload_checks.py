@@ -28,7 +28,7 @@ from tests.support.strategies import (
 NAMED_FIELD = re.compile(
     r"(the payload"
     r"|task_token|execution_arn|state_name|state_entered_time"
-    rf"|request(\.({'|'.join(REQUEST_FIELDS)})(\[\d+\])?)?"
+    rf"|request(\.({'|'.join(REQUEST_FIELDS)})(\[\d+\](\.\w+)?)?)?"
     rf"|({'|'.join(ENVIRONMENT_VARIABLES)}) \(function environment\)"
     r") "
 )

@@ -16,7 +16,7 @@ from approval_core.stages import Stage
 from receive_result.logic.next_stage import NEXT_STAGE
 from receive_result.models import ApproverDecision, Outcome
 from start_approval.models import ApprovalRequest
-from tests.support.in_memory_gate import ACCOUNT_ID, ALICE, BOB, InMemoryGate
+from tests.support.in_memory_gate import ACCOUNT_ID, ALICE, BOB, MAX_QUEUED_SECONDS, InMemoryGate
 
 CAROL = f"arn:aws:iam::{ACCOUNT_ID}:user/carol"
 DAVE = f"arn:aws:iam::{ACCOUNT_ID}:user/dave"
@@ -467,3 +467,30 @@ def test_a_one_stage_approval_stores_its_decision_once(gate):
     assert [(s["name"], s["outcome"]) for s in answer.output["stages"]] == [
         ("approval", "Approved")
     ]
+
+
+def test_a_workflow_ended_during_an_escalated_stage_withdraws_both_requests(gate):
+    started, second, escalation = escalated_stage_two(gate)
+
+    closed = gate.closer.close(gate.ended())
+
+    assert set(closed.cancelled_automations) == {second, escalation}
+    assert gate.automations[second].status == gate.automations[escalation].status == "Cancelled"
+    assert gate.record(started.approval_id).status is ApprovalStatus.CLOSED
+
+
+def test_a_later_stage_queued_by_ssm_counts_its_queue_time_from_its_own_start(gate):
+    started = gate.start(request=THREE)
+    gate.clock.advance(MAX_QUEUED_SECONDS * 2)  # stage 1 took long to decide
+    gate.decide(started.automation_execution_id, "Approved", approve(ALICE))
+    receive(gate, started.automation_execution_id)
+    second = current_automation(gate, started.approval_id)
+    gate.automations[second].status = "Pending"  # SSM queues stage 2
+
+    gate.clock.advance(MAX_QUEUED_SECONDS - 1)
+    assert gate.sweeper().run().not_started == ()
+    gate.clock.advance(2)
+    assert gate.sweeper().run().not_started == (started.approval_id,)
+    [answer] = gate.callbacks.answers
+    assert answer.error == "Approval.NotStarted"
+    assert "at stage 2 of 3 (security)" in answer.cause

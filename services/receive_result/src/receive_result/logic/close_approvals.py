@@ -45,8 +45,13 @@ class CloseApprovals:
                     metrics.add_metric(name="ApprovalsClosed", unit=MetricUnit.Count, value=1)
             if record.status is not ApprovalStatus.CLOSED or not record.automation_execution_id:
                 continue
-            if self._automation.cancel(record.automation_execution_id):
-                cancelled.append(record.automation_execution_id)
+            # The waiting stage's automation, and its escalation's when it escalated.
+            for automation in (
+                record.automation_execution_id,
+                record.escalation_automation_execution_id,
+            ):
+                if automation and self._automation.cancel(automation):
+                    cancelled.append(automation)
             logger.info(
                 "Approval closed: its workflow ended before a decision",
                 extra={

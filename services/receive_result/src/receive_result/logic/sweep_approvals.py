@@ -203,7 +203,10 @@ class SweepApprovals:
         record = self._still_waiting(approval)
         if record is None or record.status is not ApprovalStatus.PENDING:
             return False
-        queued_seconds = _seconds_since(record.requested_epoch, now)
+        # A later stage's automation is queued since its stage started.
+        queued_seconds = _seconds_since(record.stage_started_epoch or record.requested_epoch, now)
+        if queued_seconds <= self._max_queued_seconds:
+            return False
         if not self._automation.cancel(record.automation_execution_id or ""):
             logger.info(
                 "Not given up: the queued automation ended meanwhile; its result is delivered "
@@ -218,6 +221,8 @@ class SweepApprovals:
             step_status=QUEUED_STATUS,
             queued_seconds=queued_seconds,
             max_queued_seconds=self._max_queued_seconds,
+            stage_number=(record.stage_index or 0) + 1,
+            stage_count=len(record.stages or []) or 1,
         )
         delivery = _made_by_this_sweep(self._deliver_once(decision))
         if delivery is None:
