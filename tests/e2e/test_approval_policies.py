@@ -1,15 +1,31 @@
-"""Approvals of several stages through the gate deployed by Terraform into the local AWS: three
-stages asked in order, each only once the one before it approved (its own SNS notification,
-with the earlier stages' decisions in its message); a rejection at stage 2 ends the approval
-and stage 3 is never asked (the approvers' inbox shows it); whoever approved stage 1 is not
-asked at stage 2 (SSM refuses their signal); a stage's lost event is delivered by the sweep;
-a workflow stopped during stage 2 cancels it and no stage 3 starts; a stage left undecided is
-escalated by the sweep on the local AWS's clock and settled by an escalation approver."""
+"""Approval policies through the gate deployed by Terraform into the local AWS (one deployment
+for all of them):
+
+- Reminders: a request with remind_after_seconds=600 and max_reminders=1 gets no reminder
+  before its interval, one after it, and none more, however often the sweep runs; the reminder
+  reaches the approvers' inbox (the notification topic SSM sent the request to).
+- Separation of duties (the module's prevent_self_approval, on by default): a requester listed
+  as an approver is left out of the automation's approvers, so SSM refuses their own signal and
+  another approver decides; a request left short of its quorum fails the workflow with
+  ApprovalPolicyUnsatisfiable, asking nobody.
+- Stages: three stages asked in order, each only once the one before it approved (its own SNS
+  notification, with the earlier stages' decisions in its message); a rejection at stage 2 ends
+  the approval and stage 3 is never asked (the approvers' inbox shows it); whoever approved
+  stage 1 is not asked at stage 2 (SSM refuses their signal); a stage's lost event is delivered
+  by the sweep; a workflow stopped during stage 2 cancels it and no stage 3 starts.
+- Escalation: a stage left undecided is escalated by the sweep and settled by an escalation
+  approver.
+
+No test waits: the sweep judges as of its schedule's time
+(docs/aws-behaviour.md#eventbridge-scheduled-events), and `LocalGate.sweep` fires it at a
+chosen time on the local AWS's clock; the reminder test runs first, while that clock is still
+close to the functions' own. No record is written by a test."""
 
 from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -18,6 +34,106 @@ from scripts.local_gate import wait_for
 from tests.support.sandbox_account import STEP_EVENT
 
 pytestmark = pytest.mark.terraform
+
+MESSAGE = "Deploy 2.0 to production?"
+REMIND_AFTER = 600
+
+
+def reminders_in(notifications: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    bodies = [json.loads(message["Body"]) for message in notifications]
+    return [body for body in bodies if body.get("Subject", "").startswith("Reminder ")]
+
+
+def test_one_reminder_after_its_interval_and_none_past_its_bound(gate):
+    bob = gate.principal_arn("bob")
+    execution_arn = gate.start(
+        {
+            "message": MESSAGE,
+            "approvers": [gate.principal_arn("alice")],
+            "requested_by": bob,
+            "remind_after_seconds": REMIND_AFTER,
+            "max_reminders": 1,
+        }
+    )
+    automation_id = gate.automation_of(execution_arn)
+    [record] = gate.records_of(execution_arn)
+    approval_id, requested_epoch = record["approval_id"], int(record["requested_epoch"])
+    assert (int(record["remind_after_seconds"]), int(record["max_reminders"])) == (600, 1)
+    wait_for(gate.notifications, 30, "the approvers were not asked")  # SSM's request
+
+    early = gate.sweep()  # before the interval: nothing
+    assert early.timestamp() < requested_epoch + REMIND_AFTER, "the clock was already too far"
+    assert reminders_in(gate.notifications()) == []
+    assert int(gate.records_of(execution_arn)[0]["reminders_sent"]) == 0
+
+    gate.sweep(not_before=requested_epoch + REMIND_AFTER)
+    gate.sweep(not_before=requested_epoch + 2 * REMIND_AFTER)  # max_reminders is 1
+
+    [reminder] = wait_for(
+        lambda: reminders_in(gate.notifications()), 30, "no reminder reached the approvers"
+    )
+    assert reminder["Subject"] == f"Reminder 1 of 1: approval {approval_id} waits"
+    for words in (
+        f"approval {approval_id} still waits for a decision",
+        f"Requested by {bob}.",
+        MESSAGE,
+        f'approvals approve {approval_id} -m "your comment"',
+    ):
+        assert words in reminder["Message"]
+    assert int(gate.records_of(execution_arn)[0]["reminders_sent"]) == 1
+
+    gate.decide("alice", automation_id, "Approve", "reminded")
+    assert gate.finished(execution_arn)["status"] == "SUCCEEDED"
+    gate.sweep(later_by=REMIND_AFTER)
+    assert reminders_in(gate.notifications()) == []
+
+
+# --- separation of duties ---------------------------------------------------------------------
+
+
+def test_the_requester_is_not_asked_and_cannot_approve_their_own_request(gate):
+    alice, bob = gate.principal_arn("alice"), gate.principal_arn("bob")
+    execution_arn = gate.start(
+        {"message": "Deploy 1.2?", "approvers": [alice, bob], "requested_by": alice}
+    )
+    automation_id = gate.automation_of(execution_arn)
+    parameters = gate.client("ssm").get_automation_execution(AutomationExecutionId=automation_id)[
+        "AutomationExecution"
+    ]["Parameters"]
+    assert parameters["Approvers"] == [bob]
+    assert f"Requested by {alice}." in "".join(
+        value[0] for name, value in parameters.items() if name.startswith("Message")
+    )
+
+    with pytest.raises(ClientError) as refused:
+        gate.decide("alice", automation_id, "Approve", "my own change")
+    assert refused.value.response["Error"]["Code"] in (
+        "InvalidAutomationSignalException",
+        "AccessDeniedException",
+    )
+    gate.decide("bob", automation_id, "Approve", "reviewed")
+
+    execution = gate.finished(execution_arn)
+    assert execution["status"] == "SUCCEEDED"
+    approval = json.loads(execution["output"])["approval"]
+    assert [d["approver"] for d in approval["decided_by"]] == [bob]
+    [record] = gate.records_of(execution_arn)
+    assert record["requested_by"] == alice
+
+
+def test_a_request_only_its_requester_could_approve_fails_by_name(gate):
+    alice = gate.principal_arn("alice")
+    execution_arn = gate.start(
+        {"message": "Deploy 1.3?", "approvers": [alice], "requested_by": alice}
+    )
+    execution = gate.finished(execution_arn)
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "ApprovalPolicyUnsatisfiable"
+    assert "may not approve their own request" in execution["cause"]
+    assert gate.records_of(execution_arn) == []  # nothing stored, nobody asked
+
+
+# --- stages and escalation ---------------------------------------------------------------------
 
 
 def stages(gate, *approvers_per_stage: list[str], **extra) -> list[dict]:
