@@ -39,6 +39,17 @@ MESSAGE = "Deploy 2.0 to production?"
 REMIND_AFTER = 600
 
 
+def assert_signal_refused(gate, approver: str, automation_id: str) -> None:
+    """The approver's signal is refused (by SSM, or by IAM): they are not an approver of this
+    automation."""
+    with pytest.raises(ClientError) as refused:
+        gate.decide(approver, automation_id, "Approve", "not mine to decide")
+    assert refused.value.response["Error"]["Code"] in (
+        "InvalidAutomationSignalException",
+        "AccessDeniedException",
+    )
+
+
 def reminders_in(notifications: list[dict[str, Any]]) -> list[dict[str, Any]]:
     bodies = [json.loads(message["Body"]) for message in notifications]
     return [body for body in bodies if body.get("Subject", "").startswith("Reminder ")]
@@ -105,12 +116,7 @@ def test_the_requester_is_not_asked_and_cannot_approve_their_own_request(gate):
         value[0] for name, value in parameters.items() if name.startswith("Message")
     )
 
-    with pytest.raises(ClientError) as refused:
-        gate.decide("alice", automation_id, "Approve", "my own change")
-    assert refused.value.response["Error"]["Code"] in (
-        "InvalidAutomationSignalException",
-        "AccessDeniedException",
-    )
+    assert_signal_refused(gate, "alice", automation_id)
     gate.decide("bob", automation_id, "Approve", "reviewed")
 
     execution = gate.finished(execution_arn)
@@ -259,12 +265,7 @@ def test_who_approved_stage_one_is_not_asked_at_stage_two(gate):
     second = next_automation(gate, execution_arn, first)
     assert parameters_of(gate, second)["Approvers"] == [bob]
 
-    with pytest.raises(ClientError) as refused:
-        gate.decide("alice", second, "Approve", "stage 2 too")
-    assert refused.value.response["Error"]["Code"] in (
-        "InvalidAutomationSignalException",
-        "AccessDeniedException",
-    )
+    assert_signal_refused(gate, "alice", second)
     gate.decide("bob", second, "Approve", "stage 2")
 
     approval = json.loads(gate.finished(execution_arn)["output"])["approval"]
