@@ -11,6 +11,7 @@ import dataclasses
 
 import pytest
 
+from approval_core.errors import ApprovalStartThrottled
 from approval_core.records import ApprovalStatus, CallbackStatus
 from approval_core.stages import Stage
 from receive_result.logic.next_stage import NEXT_STAGE
@@ -494,3 +495,17 @@ def test_a_later_stage_queued_by_ssm_counts_its_queue_time_from_its_own_start(ga
     [answer] = gate.callbacks.answers
     assert answer.error == "Approval.NotStarted"
     assert "at stage 2 of 3 (security)" in answer.cause
+
+
+def test_a_next_stage_ssm_will_not_start_now_is_left_to_the_next_sweep(gate):
+    started = gate.start(request=THREE)
+    first = started.automation_execution_id
+    gate.decide(first, "Approved", approve(ALICE))  # its event is lost
+    gate.launcher.fail_next(ApprovalStartThrottled("SSM's StartAutomationExecution rate"))
+
+    report = gate.sweeper().run()
+
+    assert (report.delivered, report.unchecked) == ((), 1)
+    assert current_automation(gate, started.approval_id) == first
+    assert gate.sweeper().run().delivered == (started.approval_id,)
+    assert gate.automations[current_automation(gate, started.approval_id)].launch.number == 2

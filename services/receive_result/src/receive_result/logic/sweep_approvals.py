@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from approval_core.automations import NON_TERMINAL_STATUSES, QUEUED_STATUS, is_terminal
 from approval_core.clock import utc_now
+from approval_core.errors import ApprovalConcurrencyLimitExceeded, ApprovalStartThrottled
 from approval_core.pacing import SsmRateExceeded
 from approval_core.records import (
     MIN_REMIND_AFTER_SECONDS,
@@ -93,7 +94,7 @@ class SweepApprovals:
         try:
             states = self._automation.states_of(list(started)) if started else {}
         except SsmRateExceeded as busy:
-            _rate_taken(busy, unchecked=len(started))
+            _rate_taken(busy.action, unchecked=len(started))
             return SweepReport(pending=len(pending), finished=0, unchecked=len(started))
         statuses = {i: state.status for i, state in states.items()}
         # Any final status, not a list of them: which one an approval ends in is not
@@ -135,7 +136,12 @@ class SweepApprovals:
                 acted = act(approval, now)
             except SsmRateExceeded as busy:
                 unchecked = len(work) - index
-                _rate_taken(busy, unchecked)
+                _rate_taken(busy.action, unchecked)
+                break
+            except (ApprovalStartThrottled, ApprovalConcurrencyLimitExceeded):
+                # A next stage or an escalation could not start now: the rest waits too.
+                unchecked = len(work) - index
+                _rate_taken("StartAutomationExecution", unchecked)
                 break
             if acted:
                 done.append(approval.approval_id)
@@ -410,13 +416,13 @@ def _made_by_this_sweep(delivery: Delivery | None) -> Delivery | None:
     return None
 
 
-def _rate_taken(busy: SsmRateExceeded, unchecked: int) -> None:
-    """The slots of SSM's rate are taken (events are being delivered): this sweep leaves
-    the rest to the next, and holds no slot meanwhile."""
+def _rate_taken(action: str, unchecked: int) -> None:
+    """The slots of SSM's rate are taken (events are being delivered), or SSM will not start
+    an automation now: this sweep leaves the rest to the next, and holds no slot meanwhile."""
     metrics.add_metric(name="SweepsDeferredByRate", unit=MetricUnit.Count, value=1)
     logger.warning(
         "Sweep stopped: SSM's rate is taken by deliveries under way; the next one continues",
-        extra={"unchecked": unchecked, "action": busy.action},
+        extra={"unchecked": unchecked, "action": action},
     )
 
 
