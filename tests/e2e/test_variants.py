@@ -348,7 +348,9 @@ def flow_retried_start(gate: LocalGate, profile: dict[str, Any]) -> None:
             "operation": "UpdateItem",
             "error_code": "AccessDeniedException",
             "times": 1,
-            "body_contains": '"approval#',  # the record's update, not a pacing slot's
+            # The start's recording of its automation: not a pacing slot's update, nor a
+            # late delivery of an earlier flow's approval (it would take the fault instead).
+            "body_contains": "SET automation_execution_id = :automation",
         },
     )
     try:
