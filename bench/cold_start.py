@@ -13,7 +13,8 @@ module (its initialisation code included), not interpreter start-up, which is th
 both; its CPU time too. --profile adds what each import costs (`python -X importtime` of the
 same imports: the modules the baseline does not load, by package); --instructions the
 instructions each import executes (valgrind), which, unlike times, the other work of a shared
-machine does not move. Results go to docs/benchmarks.md.
+machine does not move: with it, the 1.1x goal is judged on the instructions (times in a shared
+2-vCPU VM move by 0.03-0.05x between runs of the same zips). Results go to docs/benchmarks.md.
 
 The interpreter is the Lambda runtime's (CPython 3.12), found as build/package.py finds the one
 that compiles the zips' bytecode, so that bytecode is what runs. boto3 and botocore, pinned as
@@ -501,13 +502,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         ratio = statistics.median(ours) / statistics.median(base)
         cpu_ratio = statistics.median(ours_cpu) / statistics.median(base_cpu)
-        misses = [f"ratio over {RATIO_GOAL}x"] if ratio > RATIO_GOAL else []
+        if counts:  # the same to 0.001x run after run: the ratio goal is judged on it
+            ratio_judged = counts[name, "service"] / counts[name, "baseline"]
+            judged_on = " in instructions"
+        else:
+            ratio_judged, judged_on = ratio, ""
+        misses = [f"ratio over {RATIO_GOAL}x{judged_on}"] if ratio_judged > RATIO_GOAL else []
         misses += [f"zip over {SIZE_GOAL / 1e6:.0f} MB"] if service["size"] >= SIZE_GOAL else []
         all_met = all_met and not misses
         print(
             f"| {name} {service['version']} | {service['size'] / 1e6:.2f} MB "
             f"| {milliseconds(ours)} | {milliseconds(base)} | {ratio:.2f}x | {cpu_ratio:.2f}x "
-            f"| {', '.join(misses) or 'met'} |"
+            f"| {', '.join(misses) or 'met' + judged_on} |"
         )
     if counts:
         print("\nInstructions executed by the import (valgrind, interpreter start-up left out):\n")

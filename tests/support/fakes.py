@@ -4,16 +4,15 @@ meet the same rules as against AWS.
 
 - FakeApprovalRecords: approval_core.records.ApprovalRecords (conditional writes: a claim
   or a close of a record that is not PENDING raises RecordNotPending, a second callback
-  result CallbackAlreadyFinished, a write to a missing record LookupError; a reminder's
-  claim from a count the record no longer holds, or off PENDING, returns None).
+  result CallbackAlreadyFinished, a take-over of a callback whose lease runs
+  DeliveryLeaseHeld, a write to a missing record LookupError; a reminder's claim from a
+  count the record no longer holds, or off PENDING, returns None).
 - FakeAutomationLauncher: start_approval's AutomationLauncher (one automation per approval
   id: the ClientToken and the approval tag give a retry the first automation back).
 - FakeAutomationSupervisor: receive_result's AutomationSupervisor (what SSM shows of an
   automation, optionally a few reads behind; a cancel of an ended automation is a no-op).
 - FakeWorkflowCallbacks: receive_result's WorkflowCallbacks (a task token is answered once;
   an answer to a token nobody waits on is refused with Step Functions' error code).
-- FakeIdempotentDelivery: the idempotent wrapper of ReceiveResult.deliver (one stored result
-  per approval id, whichever path asks first).
 
 The two automation fakes share one `automations` map, as both adapters share SSM. A
 `journal` list shared by fakes records every call, in order ("records.claim_decision", ...).
@@ -24,13 +23,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-)
 
 from approval_core.automations import NON_TERMINAL_STATUSES
 from approval_core.launcher import StageLaunch
@@ -39,6 +34,7 @@ from approval_core.records import (
     ApprovalStatus,
     CallbackAlreadyFinished,
     CallbackStatus,
+    DeliveryLeaseHeld,
     PendingApproval,
     RecordNotPending,
     StageAdvance,
@@ -46,8 +42,7 @@ from approval_core.records import (
 from approval_core.stages import stage_label
 from receive_result.automation_supervisor import AutomationState
 from receive_result.callbacks import CallbackRefused
-from receive_result.logic.receive_result import ReceiveResult
-from receive_result.models import ApprovalStep, ApproverDecision, Decision, Delivery
+from receive_result.models import ApprovalStep, ApproverDecision
 
 
 class FakeClock:
@@ -82,17 +77,17 @@ class FakeApprovalRecords(_Journaled):
 
     def stored(self, approval_id: str) -> ApprovalRecord:
         """The record as the table holds it, for a test to look at (not journaled)."""
-        return dataclasses.replace(self._records[approval_id])
+        return self._records[approval_id]
 
     def get(self, approval_id: str) -> ApprovalRecord | None:
         self._note("get")
         record = self._records.get(approval_id)
-        return dataclasses.replace(record) if record else None
+        return record
 
     def create_or_refresh(self, record: ApprovalRecord) -> ApprovalRecord:
         self._note("create_or_refresh")
         if record.approval_id not in self._records:
-            self._records[record.approval_id] = dataclasses.replace(record)
+            self._records[record.approval_id] = record
             return record  # the real adapter returns the record it was given when it is new
         return self._update(
             record.approval_id,
@@ -118,6 +113,7 @@ class FakeApprovalRecords(_Journaled):
         delivered_by: str = "",
         stage_result: dict[str, object] | None = None,
         automation_execution_id: str | None = None,
+        lease_until: int = 0,
     ) -> ApprovalRecord:
         self._note("claim_decision")
         record = self._records.get(approval_id)
@@ -128,7 +124,7 @@ class FakeApprovalRecords(_Journaled):
             and automation_execution_id
             not in (record.automation_execution_id, record.escalation_automation_execution_id)
         ):
-            raise RecordNotPending(dataclasses.replace(record))
+            raise RecordNotPending(record)
         results = list(record.stage_results or []) if record else []
         if stage_result is not None:
             results.append(stage_result)
@@ -143,6 +139,7 @@ class FakeApprovalRecords(_Journaled):
             decided_by=list(decided_by or []),
             delivered_by=delivered_by,
             stage_results=results or None,
+            delivery_lease_until=lease_until,
         )
 
     def advance_stage(self, approval_id: str, advance: StageAdvance) -> ApprovalRecord:
@@ -155,7 +152,7 @@ class FakeApprovalRecords(_Journaled):
             or record.stage_index != advance.from_index
             or record.automation_execution_id != advance.from_automation_execution_id
         ):
-            raise RecordNotPending(dataclasses.replace(record))
+            raise RecordNotPending(record)
         changes: dict[str, Any] = {
             "stage_index": advance.from_index + 1,
             "automation_execution_id": advance.automation_execution_id,
@@ -188,7 +185,7 @@ class FakeApprovalRecords(_Journaled):
             or record.automation_execution_id != automation_execution_id
             or record.escalation_automation_execution_id is not None
         ):
-            raise RecordNotPending(dataclasses.replace(record))
+            raise RecordNotPending(record)
         return self._update(
             approval_id, None, escalation_automation_execution_id=escalation, updated_at=now
         )
@@ -216,23 +213,50 @@ class FakeApprovalRecords(_Journaled):
         self, approval_id: str, callback: CallbackStatus, now: str, error: str | None = None
     ) -> ApprovalRecord:
         self._note("finish_callback")
-        record = self._records.get(approval_id)
-        if record is None:
-            raise LookupError(f"no approval record for approval id {approval_id}")
-        if record.callback is not CallbackStatus.SENDING:
-            raise CallbackAlreadyFinished(dataclasses.replace(record))
-        changes: dict[str, Any] = {"callback": callback, "updated_at": now}
+        self._sending(approval_id)
+        changes: dict[str, Any] = {
+            "callback": callback,
+            "updated_at": now,
+            "delivery_lease_until": None,
+        }
         if error:
             changes["callback_error"] = error
         return self._update(approval_id, None, **changes)
 
+    def take_over_delivery(
+        self, approval_id: str, now_epoch: int, lease_until: int, delivered_by: str
+    ) -> ApprovalRecord:
+        self._note("take_over_delivery")
+        record = self._sending(approval_id)
+        if (record.delivery_lease_until or 0) >= now_epoch:
+            raise DeliveryLeaseHeld(record)
+        return self._update(
+            approval_id, None, delivery_lease_until=lease_until, delivered_by=delivered_by
+        )
+
+    def release_delivery(self, approval_id: str, lease_until: int) -> None:
+        self._note("release_delivery")
+        record = self._records.get(approval_id)
+        if (
+            record is not None
+            and record.callback is CallbackStatus.SENDING
+            and record.delivery_lease_until == lease_until
+        ):
+            self._update(approval_id, None, delivery_lease_until=None)
+
+    def _sending(self, approval_id: str) -> ApprovalRecord:
+        """The record while its callback is SENDING; the real adapter's condition errors
+        otherwise."""
+        record = self._records.get(approval_id)
+        if record is None:
+            raise LookupError(f"no approval record for approval id {approval_id}")
+        if record.callback is not CallbackStatus.SENDING:
+            raise CallbackAlreadyFinished(record)
+        return record
+
     def of_execution(self, execution_arn: str) -> list[ApprovalRecord]:
         self._note("of_execution")
-        return [
-            dataclasses.replace(r)
-            for r in self._records.values()
-            if r.execution_arn == execution_arn
-        ]
+        return [r for r in self._records.values() if r.execution_arn == execution_arn]
 
     def pending(self) -> Iterator[PendingApproval]:
         """The `pending` index: records that await a decision or its callback, oldest first."""
@@ -256,10 +280,10 @@ class FakeApprovalRecords(_Journaled):
         if record is None:
             raise LookupError(f"no approval record for approval id {approval_id}")
         if require_status is not None and record.status is not require_status:
-            raise RecordNotPending(dataclasses.replace(record))
-        record = dataclasses.replace(record, **changes)
+            raise RecordNotPending(record)
+        record = record._replace(**changes)
         self._records[approval_id] = record
-        return dataclasses.replace(record)
+        return record
 
 
 @dataclass
@@ -458,29 +482,3 @@ class FakeWorkflowCallbacks(_Journaled):
         self._waiting.discard(answer.task_token)
         self._gone[answer.task_token] = "InvalidToken"  # a task is answered once
         self.answers.append(answer)
-
-
-@dataclass
-class FakeIdempotentDelivery:
-    """`receiver.deliver` answered once per automation, as the handlers wire it with
-    Powertools' idempotency (receive_result.delivery): a repeat gets the stored result
-    (with the `via` of the path that delivered); a delivery under way raises
-    IdempotencyAlreadyInProgressError; one that raised stores nothing."""
-
-    receiver: ReceiveResult
-    results: dict[str, Delivery] = field(default_factory=dict)
-    in_progress: set[str] = field(default_factory=set)
-
-    def __call__(self, decision: Decision, via: str = "event") -> Delivery:
-        key = decision.automation_execution_id
-        if key in self.in_progress:
-            raise IdempotencyAlreadyInProgressError(f"delivery of {key} under way")
-        if key in self.results:
-            return self.results[key]
-        self.in_progress.add(key)
-        try:
-            delivery = self.receiver.deliver(decision, via=via)
-        finally:
-            self.in_progress.discard(key)
-        self.results[key] = delivery
-        return delivery

@@ -31,7 +31,6 @@ from tests.support.fakes import (
     FakeAutomationLauncher,
     FakeAutomationSupervisor,
     FakeClock,
-    FakeIdempotentDelivery,
     FakeWorkflowCallbacks,
 )
 
@@ -82,7 +81,7 @@ class InMemoryGate:
             sleep=self.sleeps.append,
             next_stage=NextStage(self.records, self.launcher, clock=self.clock),
         )
-        self.deliver = FakeIdempotentDelivery(self.receiver)
+        self.deliver = self.receiver.deliver  # as the handlers call it
         self.closer = CloseApprovals(
             self.records,
             self.supervisor,
@@ -102,7 +101,7 @@ class InMemoryGate:
             self.records,
             self.supervisor,
             self.receiver,
-            lambda decision: self.deliver(decision, via="sweep"),
+            lambda decision: self.receiver.deliver(decision, via="sweep"),
             max_queued_seconds=max_queued_seconds,
             clock=self.clock,
             remind=remind or self.reminders.append,

@@ -46,6 +46,13 @@ locals {
     APPROVAL_DOCUMENT_NAME = aws_ssm_document.approval.name
   })
 
+  # The two functions that deliver decisions: the one that claims a decision holds its
+  # callback for as long as it can run (its timeout), so another attempt takes over a
+  # delivery left half-way only once that holder cannot be running any more.
+  delivery_environment = {
+    DELIVERY_LEASE_SECONDS = tostring(var.lambda_timeout_seconds)
+  }
+
   # What differs between the functions, keyed by each function's one name (main.tf's
   # local.function_names holds its AWS name). handler null: the service's own entry
   # point, from the build manifest.
@@ -74,7 +81,7 @@ locals {
       service              = "receive_result"
       handler              = null
       description          = "Reads the decision of ${local.document_name} and sends it back to the waiting Step Functions task, or asks the approval's next stage."
-      environment          = merge(local.receive_result_environment, local.next_stage_environment)
+      environment          = merge(local.receive_result_environment, local.next_stage_environment, local.delivery_environment)
       policy_json          = data.aws_iam_policy_document.receive_result.json
       reserved_concurrency = var.receive_result_reserved_concurrency
       # Asynchronous invocations (from EventBridge) that fail all Lambda retries.
@@ -87,7 +94,7 @@ locals {
       description = "Every ${var.sweep_interval_minutes} min: delivers the decisions of ${local.document_name} whose event was lost, reminds approvers."
       # The sweep also cancels approvals queued too long by SSM (0: never), and reminds the
       # approvers on the topic SSM notified them on (NOTIFICATION_TOPIC_ARN).
-      environment = merge(local.receive_result_environment, local.next_stage_environment, {
+      environment = merge(local.receive_result_environment, local.next_stage_environment, local.delivery_environment, {
         MAX_QUEUED_SECONDS          = tostring(var.max_queued_seconds)
         SWEEP_GRACE_SECONDS         = tostring(var.sweep_grace_seconds)
         SSM_PACING_MAX_WAIT_SECONDS = tostring(min(10, max(0, var.lambda_timeout_seconds - 15)))

@@ -158,16 +158,12 @@ data "aws_iam_policy_document" "deliver_decisions" {
   }
 
   statement {
-    # UpdateItem for the approval records; PutItem/DeleteItem/UpdateItem for the Powertools
-    # idempotency records that share the table (a conflicting PutItem returns the existing
-    # record, so Powertools needs no GetItem).
-    sid    = "UpdateApprovalRecords"
-    effect = "Allow"
-    actions = [
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-    ]
+    # Conditional UpdateItems only: the decision's claim (with its delivery lease), the
+    # callback's result, a next stage, and the pacing's slots of SSM's rates. No PutItem or
+    # DeleteItem: the deliveries keep no store of their own (no idempotency records).
+    sid       = "UpdateApprovalRecords"
+    effect    = "Allow"
+    actions   = ["dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.approvals.arn]
   }
 

@@ -64,9 +64,9 @@ resource "aws_dynamodb_table" "approvals" {
   }
 
   # Approvals by status, newest first: what the `approvals` CLI lists (cli/) without one SSM
-  # call per approval. Only approval records carry both keys (Powertools' idempotency records
-  # have a `status` but no `requested_epoch`). Every attribute but the task token is projected,
-  # so reading the index never reads a token.
+  # call per approval. Only approval records carry both keys (the pacing's items have
+  # neither). Every attribute but the task token is projected, so reading the index never
+  # reads a token.
   global_secondary_index {
     name            = "by_status"
     hash_key        = "status"
@@ -80,7 +80,7 @@ resource "aws_dynamodb_table" "approvals" {
     ]
   }
 
-  # Shared with the Powertools idempotency records.
+  # Each approval record's expiry (the pacing's items have none: they stay).
   ttl {
     attribute_name = "expiration"
     enabled        = true

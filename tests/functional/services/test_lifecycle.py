@@ -62,7 +62,7 @@ def test_the_sweep_delivers_a_decision_whose_event_was_lost(
 
     # The event turns up late after all: nothing is delivered twice, and the next sweep
     # finds nothing left to do.
-    assert receive_handler(lost[0], context)["callback"] == "DELIVERED"  # the stored result
+    assert receive_handler(lost[0], context)["callback"] == "DUPLICATE"
     assert sweep_approvals_handler(scheduled_event(), context)["pending"] == 0
     history = gate.sfn.get_execution_history(executionArn=workflow.execution_arn)["events"]
     assert [e["type"] for e in history].count("TaskSucceeded") == 1
@@ -277,9 +277,9 @@ def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_del
     gate, started, sweep_approvals_handler, receive_handler, context, monkeypatch, event_path_state
 ):
     """The sweep lists the approval as pending; then receive_result claims it and, while it
-    is calling back, the sweep tries to deliver: both share one idempotency record, so the
-    sweep steps aside instead of resuming a delivery that is still under way (found by
-    bench/burst.py)."""
+    is calling back, the sweep tries to deliver: receive_result holds the callback's lease,
+    so the sweep steps aside instead of resuming a delivery that is still under way (found
+    by bench/burst.py)."""
     workflow, reply = started()
     gate.signal("alice", reply["automation_execution_id"], "Approve")
     (event,) = gate.result_events()
@@ -293,16 +293,12 @@ def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_del
             assert may_finish.wait(10)
         real_succeed(self, task_token, output)
 
-    # Powertools names idempotency records after the function (AWS_LAMBDA_FUNCTION_NAME)
-    # unless given a prefix: each side runs as its own function, as deployed.
     def finished_while_the_event_is_delivered(self, ids):
         finished = real_states_of(self, ids)
-        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "approval-gate-receive-result")
         event_path.start()
         assert calling_back.wait(10)  # claimed, calling back
         if event_path_state == "finished":
-            event_path.join(10)  # the sweep then gets the stored result: not its delivery
-        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "approval-gate-sweep-approvals")
+            event_path.join(10)  # the sweep then finds it delivered: not its delivery
         return finished
 
     monkeypatch.setattr(WorkflowCallbacks, "succeed", slow_succeed)
@@ -311,7 +307,6 @@ def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_del
         target=lambda: delivered.append(receive_handler(event, type(context)()))
     )
 
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "approval-gate-sweep-approvals")
     report = sweep_approvals_handler(scheduled_event(), context)
     may_finish.set()
     event_path.join(10)
@@ -325,8 +320,8 @@ def test_a_sweep_during_the_events_own_delivery_skips_it_and_the_record_says_del
 
 
 def test_a_finished_callback_is_never_overwritten(gate, started):
-    """Defence in depth below the idempotency store: the callback's result is recorded
-    once, by whichever attempt finishes first."""
+    """Defence in depth below the lease: the callback's result is recorded once, by
+    whichever attempt finishes first."""
     _, reply = started()
     records = ApprovalRecords(gate.dynamodb, TABLE_NAME)
     records.claim_decision(reply["approval_id"], "Approved", "2026-11-28T10:00:00+00:00")

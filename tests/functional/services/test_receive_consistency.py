@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -78,7 +77,7 @@ def sweep_at(app, seconds_later: float, max_queued_seconds: int) -> SweepApprova
         parts.records,
         parts.automation,
         parts.receiver,
-        lambda decision: parts.deliver(decision=decision, via="sweep"),
+        lambda decision: parts.receiver.deliver(decision, via="sweep"),
         max_queued_seconds=max_queued_seconds,
         clock=lambda: utc_now() + timedelta(seconds=seconds_later),
     )
@@ -240,7 +239,7 @@ def test_closing_from_an_index_image_without_the_automation_id_still_cancels_it(
     monkeypatch.setattr(
         ApprovalRecords,
         "of_execution",
-        lambda self, arn: [replace(record, automation_execution_id=None)],
+        lambda self, arn: [record._replace(automation_execution_id=None)],
     )
 
     result = close_approvals_handler(

@@ -2,8 +2,6 @@
 that ended are closed (PENDING -> CLOSED, by conditional write) and their automations
 cancelled; decided approvals and other workflows' are left alone."""
 
-import dataclasses
-
 import pytest
 
 from approval_core.records import ApprovalStatus, CallbackStatus
@@ -117,9 +115,7 @@ def test_an_index_image_without_the_automation_id_still_cancels_it(gate: InMemor
     the index image is cancelled."""
     started = gate.start()
     [image] = gate.records.of_execution(EXECUTIONS + "run-1")
-    gate.records.of_execution = lambda execution_arn: [
-        dataclasses.replace(image, automation_execution_id=None)
-    ]
+    gate.records.of_execution = lambda execution_arn: [image._replace(automation_execution_id=None)]
 
     result = gate.closer.close(gate.ended())
 

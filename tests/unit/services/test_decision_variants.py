@@ -231,16 +231,21 @@ class MemoryRecords:
         delivered_by="",
         stage_result=None,
         automation_execution_id=None,
+        lease_until=0,
     ) -> ApprovalRecord:
         assert self.record.status is ApprovalStatus.PENDING, "claimed twice"
-        self.record.status, self.record.outcome = ApprovalStatus.DECIDED, outcome
-        self.record.decided_by, self.record.delivered_by = decided_by, delivered_by
-        self.record.stage_results = [stage_result] if stage_result else None
-        self.record.callback = CallbackStatus.SENDING
+        self.record = self.record._replace(
+            status=ApprovalStatus.DECIDED,
+            outcome=outcome,
+            decided_by=decided_by,
+            delivered_by=delivered_by,
+            stage_results=[stage_result] if stage_result else None,
+            callback=CallbackStatus.SENDING,
+        )
         return self.record
 
     def finish_callback(self, approval_id: str, callback: CallbackStatus, now: str, error=None):
-        self.record.callback = callback
+        self.record = self.record._replace(callback=callback)
         return self.record
 
 

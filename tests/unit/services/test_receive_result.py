@@ -3,8 +3,6 @@ the workflow's answer, events that are not about a finished approval are ignored
 and the record moves PENDING -> DECIDED (callback SENDING) -> DELIVERED or REFUSED, once.
 (Every combination of SSM's undocumented behaviours: test_decision_variants.py.)"""
 
-import dataclasses
-
 import pytest
 
 from approval_core.records import ApprovalStatus, CallbackStatus
@@ -44,7 +42,7 @@ def test_a_decision_of_the_approvers_resumes_the_workflow_with_it(
     assert delivery == Delivery(started.approval_id, decision, "DELIVERED")
     [answer] = gate.callbacks.answers
     assert answer.task_token == "token-1"
-    deciders = [dataclasses.asdict(d) for d in decisions if d.approver in decided_by]
+    deciders = [d._asdict() for d in decisions if d.approver in decided_by]
     assert answer.output == {
         "approval_id": started.approval_id,
         "decision": decision,

@@ -7,8 +7,6 @@ stage cancels it and no later stage starts; a stage's lost event is delivered by
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from approval_core.errors import ApprovalStartThrottled
@@ -180,11 +178,11 @@ def test_a_repeated_or_late_event_of_a_passed_stage_changes_nothing(gate):
     receive(gate, first)
     second = current_automation(gate, started.approval_id)
 
-    # The same event again, then the event path without its idempotency store (a new
-    # attempt long after): no second stage-2 automation, nobody called back.
-    assert receive(gate, first).callback == NEXT_STAGE  # the stored result
+    # The same event again, then the sweep's delivery of it: no second stage-2 automation,
+    # nobody called back.
+    assert receive(gate, first).callback == "DUPLICATE"
     decision = gate.receiver.decision_of(first)
-    assert gate.receiver.deliver(decision).callback == "DUPLICATE"
+    assert gate.receiver.deliver(decision, via="sweep").callback == "DUPLICATE"
 
     assert current_automation(gate, started.approval_id) == second
     assert len(gate.automations) == 2
@@ -200,7 +198,7 @@ def test_two_attempts_at_the_next_stage_start_one_automation(gate):
     decision = gate.receiver.decision_of(first)
     get = gate.records.get
     stale = get(started.approval_id)
-    gate.records.get = lambda approval_id: dataclasses.replace(stale)  # both read stage 1
+    gate.records.get = lambda approval_id: stale  # both read stage 1
 
     assert gate.receiver.deliver(decision).callback == NEXT_STAGE
     assert gate.receiver.deliver(decision, via="sweep").callback == "DUPLICATE"
@@ -289,7 +287,7 @@ def test_a_stage_past_its_own_timeout_is_expired_by_the_sweep_and_cancelled(gate
     assert "timeout_seconds (600) passed" in answer.cause
     assert gate.automations[second].status == "Cancelled"
     # SSM's event of the cancel comes afterwards: nothing more happens.
-    assert receive(gate, second, "Cancelled").callback == "DELIVERED"  # the sweep's, stored
+    assert receive(gate, second, "Cancelled").callback == "DUPLICATE"
     assert len(gate.callbacks.answers) == 1
 
 
@@ -325,9 +323,7 @@ def test_a_late_failure_of_a_passed_stage_does_not_end_the_approval(gate):
     receive(gate, first)
     second = current_automation(gate, started.approval_id)
 
-    late = dataclasses.replace(
-        gate.receiver.decision_of(first), outcome=Outcome.CANCELLED, decided_by=()
-    )
+    late = gate.receiver.decision_of(first)._replace(outcome=Outcome.CANCELLED, decided_by=())
     assert gate.receiver.deliver(late).callback == "DUPLICATE"
 
     record = gate.record(started.approval_id)

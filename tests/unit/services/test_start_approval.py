@@ -38,6 +38,17 @@ def test_the_record_is_written_before_the_automation_starts(gate: InMemoryGate):
     )
 
 
+def test_a_record_printed_never_shows_its_task_token(gate: InMemoryGate):
+    started = gate.start()
+    record = gate.record(started.approval_id)
+
+    for printed in (repr(record), str(record), f"{record}", repr([record])):
+        assert record.task_token not in printed
+        assert "task_token" not in printed
+        assert f"approval_id={started.approval_id!r}" in printed  # the other fields are shown
+        assert f"execution_arn={record.execution_arn!r}" in printed
+
+
 def test_the_record_expires_after_the_approval_could_and_its_retention(gate: InMemoryGate):
     record = gate.record(gate.start().approval_id)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from approval_core.environment import ConfigurationError
-from approval_core.records import ApprovalStatus, CallbackStatus
+from approval_core.records import ApprovalStatus, CallbackStatus, DeliveryLeaseHeld
 from receive_result.models import ApproverDecision
 from receive_result.reminders import MESSAGE_LIMIT, Reminder, ReminderNotSent
 from receive_result.scheduled_event import scheduled_time
@@ -78,8 +78,7 @@ def test_a_decision_the_event_path_delivers_meanwhile_is_not_counted_by_the_swee
     gate: InMemoryGate,
 ):
     """The sweep finds the record waiting, then the event path delivers before the sweep's
-    own delivery: the idempotency store gives the sweep the event path's result (via event),
-    which the sweep does not count as its own."""
+    own delivery: the sweep's finds it delivered (a duplicate), and does not count it."""
     started = gate.start()
     gate.decide(started.automation_execution_id, "Approved", APPROVE)
     get = gate.records.get
@@ -95,20 +94,65 @@ def test_a_decision_the_event_path_delivers_meanwhile_is_not_counted_by_the_swee
     report = gate.sweeper().run()
 
     assert (report.finished, report.delivered) == (1, ())
-    assert gate.deliver.results[started.automation_execution_id].via == "event"
+    assert gate.record(started.approval_id).delivered_by == "receive_result"
     assert len(gate.callbacks.answers) == 1
+
+
+def claimed_by_the_event_path(gate: InMemoryGate, approval_id: str, lease_seconds: int) -> None:
+    """receive_result has claimed the decision and is calling back (or died doing so)."""
+    now = gate.clock()
+    gate.records.claim_decision(
+        approval_id,
+        "Approved",
+        now.isoformat(),
+        delivered_by="receive_result",
+        lease_until=int(now.timestamp()) + lease_seconds,
+    )
 
 
 def test_the_sweep_steps_aside_while_the_event_is_being_delivered(gate: InMemoryGate):
     started = gate.start()
     gate.decide(started.automation_execution_id, "Approved", APPROVE)
-    gate.deliver.in_progress.add(started.automation_execution_id)
+    claimed_by_the_event_path(gate, started.approval_id, lease_seconds=60)
 
     report = gate.sweeper().run()
 
     assert (report.finished, report.delivered) == (1, ())
     assert gate.callbacks.answers == []
-    assert gate.record(started.approval_id).status is ApprovalStatus.PENDING
+    record = gate.record(started.approval_id)
+    assert (record.callback, record.delivered_by) == (CallbackStatus.SENDING, "receive_result")
+
+
+def test_a_delivery_whose_holder_died_is_taken_over_once_its_lease_ran_out(gate: InMemoryGate):
+    """The event path's invocation was killed (its timeout) after the claim: no error ran to
+    give the lease back. The sweep steps aside until the lease ends, then finishes it."""
+    started = gate.start()
+    gate.decide(started.automation_execution_id, "Approved", APPROVE)
+    claimed_by_the_event_path(gate, started.approval_id, lease_seconds=60)
+
+    gate.clock.advance(60)
+    assert gate.sweeper().run().delivered == ()
+    gate.clock.advance(1)
+    report = gate.sweeper().run()
+
+    assert report.delivered == (started.approval_id,)
+    [answer] = gate.callbacks.answers
+    assert answer.output["decision"] == "Approved"
+    record = gate.record(started.approval_id)
+    assert (record.callback, record.delivered_by) == (CallbackStatus.DELIVERED, "sweep_approvals")
+    assert record.delivery_lease_until is None
+
+
+def test_the_event_path_raises_while_another_attempt_holds_the_callback(gate: InMemoryGate):
+    """Lambda retries the event later (by then the holder has finished: a duplicate)."""
+    started = gate.start()
+    gate.decide(started.automation_execution_id, "Approved", APPROVE)
+    decision = gate.receiver.decision_of(started.automation_execution_id)
+    claimed_by_the_event_path(gate, started.approval_id, lease_seconds=60)
+
+    with pytest.raises(DeliveryLeaseHeld, match="being delivered by receive_result"):
+        gate.receiver.deliver(decision)
+    assert gate.callbacks.answers == []
 
 
 def test_a_delivery_stopped_half_way_is_finished_by_the_next_sweep(gate: InMemoryGate):

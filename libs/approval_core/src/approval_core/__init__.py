@@ -1,3 +1,3 @@
 """Shared by the approval gate's services: the records table and the observability set-up."""
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"

@@ -1,10 +1,12 @@
 """The approval records table: one record per approval, from request to callback.
 
-The same table holds Powertools' idempotency records (approval_core.idempotency; key
-attribute `pk`, TTL attribute `expiration`); approval records are keyed
-`approval#<approval id>` so the two never meet.
-Every state change is a conditional write, so concurrent or repeated deliveries cannot
-move a record twice.
+The same table holds the pacing's slots of SSM's rates (approval_core.pacing, keyed
+`pacer#<action>`); approval records are keyed `approval#<approval id>` (key attribute `pk`,
+TTL attribute `expiration`) so the two never meet. Every state change is a conditional
+write, so concurrent or repeated deliveries cannot move a record twice, and no other store
+is needed to make them exactly-once: the attempt that claims a decision holds its callback
+for its function's timeout (a lease: `delivery_lease_until`), so no other calls back
+meanwhile.
 
 Lifecycle: PENDING (automation requested) -> DECIDED (outcome claimed, callback SENDING)
 -> callback DELIVERED or REFUSED (the workflow was gone); or PENDING -> CLOSED when the
@@ -20,9 +22,9 @@ including a delivery that stopped half-way, without reading a token.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -47,7 +49,6 @@ if TYPE_CHECKING:  # type checking only: the Lambda zips do not ship the stubs
 
 
 KEY_ATTRIBUTE = "pk"
-TTL_ATTRIBUTE = "expiration"
 EXECUTION_INDEX = "by_execution"
 PENDING_INDEX = "pending"
 # The pending index's partition key, present while PENDING only: "attention" for a record
@@ -65,6 +66,7 @@ _OPTIONAL_NUMBERS = (
     "reminders_sent",
     "stage_index",
     "stage_started_epoch",
+    "delivery_lease_until",
 )
 # The shortest reminder interval a request or a deployment may set: the sweep reads no
 # record younger than this to see whether a reminder is due.
@@ -86,12 +88,13 @@ class CallbackStatus(enum.StrEnum):
     REFUSED = "REFUSED"
 
 
-@dataclass
-class ApprovalRecord:
-    """One approval's record, as the table holds it."""  # (also spares the cold start)
+class ApprovalRecord(NamedTuple):
+    """One approval's record, as the table holds it. Immutable: `_replace` gives a changed
+    copy. A NamedTuple, not a dataclass: a class of this many fields is ~1 ms quicker to create
+    at the cold start."""
 
     approval_id: str
-    task_token: str = field(repr=False)  # repr=False: a record printed never shows the token
+    task_token: str  # never printed (__repr__): the token stays secret
     execution_arn: str
     state_name: str
     state_entered_time: str
@@ -131,6 +134,16 @@ class ApprovalRecord:
     # The waiting stage opened to its escalation approvers too: that second automation's id
     # (the first valid decision of either settles the stage; the other is withdrawn).
     escalation_automation_execution_id: str | None = None
+    # Epoch seconds until which the function that claimed (or took over) the decision's
+    # callback holds it: another takes the callback over only after that
+    # (ApprovalRecords.take_over_delivery).
+    delivery_lease_until: int | None = None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}" for name, value in self._asdict().items() if name != "task_token"
+        )
+        return f"ApprovalRecord({shown})"
 
     @property
     def key(self) -> Item:
@@ -158,7 +171,7 @@ class ApprovalRecord:
         )
 
     def to_item(self) -> Item:
-        values = {name: value for name, value in asdict(self).items() if value is not None}
+        values = {name: value for name, value in self._asdict().items() if value is not None}
         values[KEY_ATTRIBUTE] = _RECORD_PREFIX + self.approval_id
         if self.status is ApprovalStatus.PENDING:
             values[AWAITING_ATTRIBUTE] = (
@@ -168,7 +181,7 @@ class ApprovalRecord:
 
     @classmethod
     def from_item(cls, item: Mapping[str, AttributeValueTypeDef]) -> ApprovalRecord:
-        known = {f.name for f in fields(cls)}
+        known = set(cls._fields)
         values = {
             name: _deserializer.deserialize(value) for name, value in item.items() if name in known
         }
@@ -219,6 +232,19 @@ class CallbackAlreadyFinished(Exception):
 
     def __init__(self, record: ApprovalRecord):
         super().__init__(f"approval {record.approval_id}: callback {record.callback}")
+        self.record = record
+
+
+class DeliveryLeaseHeld(Exception):
+    """Another attempt holds the decision's callback (its lease has not run out): it is
+    calling back right now, or stopped half-way less than its function's timeout ago."""
+
+    def __init__(self, record: ApprovalRecord):
+        super().__init__(
+            f"approval {record.approval_id}: its decision is being delivered by "
+            f"{record.delivered_by or 'another attempt'} (lease until epoch "
+            f"{record.delivery_lease_until})"
+        )
         self.record = record
 
 
@@ -281,16 +307,18 @@ class ApprovalRecords:
         delivered_by: str = "",
         stage_result: dict[str, object] | None = None,
         automation_execution_id: str | None = None,
+        lease_until: int = 0,
     ) -> ApprovalRecord:
         """PENDING -> DECIDED with the callback SENDING, once, with who decided, which
         function claimed it and the last stage's result (appended to stage_results); only by
         the automation the approval waits on, when one is named (a passed stage's late event
-        claims nothing). Raises RecordNotPending for every later or stale claim, carrying the
-        record as it is (still PENDING for a stale one)."""
+        claims nothing). The claimer holds the callback until `lease_until` (epoch seconds):
+        see take_over_delivery. Raises RecordNotPending for every later or stale claim,
+        carrying the record as it is (still PENDING for a stale one)."""
         expression = (
             "SET #status = :decided, outcome = :outcome, decided_at = :now, "
             "updated_at = :now, callback = :sending, decided_by = :decided_by, "
-            "delivered_by = :delivered_by"
+            "delivered_by = :delivered_by, delivery_lease_until = :lease"
         )
         values: dict[str, object] = {
             ":decided": ApprovalStatus.DECIDED.value,
@@ -299,6 +327,7 @@ class ApprovalRecords:
             ":sending": CallbackStatus.SENDING.value,
             ":decided_by": decided_by or [],
             ":delivered_by": delivered_by,
+            ":lease": lease_until,
         }
         if stage_result is not None:
             expression += (
@@ -429,7 +458,7 @@ class ApprovalRecords:
         The index is eventually consistent
         (docs/aws-behaviour.md#dynamodb-gsi-eventual-consistency): a record decided a moment
         ago may still be listed (re-read it with `get()` before acting; the conditional claim
-        and the idempotency store make a delivery harmless anyway), and a record written a
+        and the delivery lease make a delivery harmless anyway), and a record written a
         moment ago may be missing (the next sweep lists it)."""
         listed = [
             (awaiting, item)
@@ -455,6 +484,47 @@ class ApprovalRecords:
         for page in paginator.paginate(TableName=self._table, **request):
             yield from page.get("Items", [])
 
+    def take_over_delivery(
+        self, approval_id: str, now_epoch: int, lease_until: int, delivered_by: str
+    ) -> ApprovalRecord:
+        """A claimed decision whose callback is still SENDING, taken over by another attempt
+        once the lease of the one that holds it has run out (it stopped half-way: killed by
+        its timeout, or it released the lease on an error), so that two attempts never call
+        back at once (the second would be refused, and could record REFUSED for a workflow
+        the first answered). Raises DeliveryLeaseHeld while the lease runs, carrying the
+        record; CallbackAlreadyFinished when the callback finished meanwhile."""
+        values = {
+            ":lease": lease_until,
+            ":now": now_epoch,
+            ":delivered_by": delivered_by,
+        }
+        try:
+            return self._update(
+                approval_id,
+                "SET delivery_lease_until = :lease, delivered_by = :delivered_by",
+                values,
+                require_callback=CallbackStatus.SENDING,
+                condition="(attribute_not_exists(delivery_lease_until) OR "
+                "delivery_lease_until < :now)",
+            )
+        except CallbackAlreadyFinished as refused:
+            if refused.record.callback is CallbackStatus.SENDING:
+                raise DeliveryLeaseHeld(refused.record) from None
+            raise
+
+    def release_delivery(self, approval_id: str, lease_until: int) -> None:
+        """Gives a lease back early (the holder failed with an error it raises): the next
+        attempt takes the callback over at once. Only the holder's own lease (another may
+        have taken over since); a release that finds nothing to release is harmless."""
+        with contextlib.suppress(CallbackAlreadyFinished, LookupError):
+            self._update(
+                approval_id,
+                "REMOVE delivery_lease_until",
+                {":lease": lease_until},
+                require_callback=CallbackStatus.SENDING,
+                condition="delivery_lease_until = :lease",
+            )
+
     def finish_callback(
         self, approval_id: str, callback: CallbackStatus, now: str, error: str | None = None
     ) -> ApprovalRecord:
@@ -465,7 +535,7 @@ class ApprovalRecords:
         if error:
             expression += ", callback_error = :error"
             values[":error"] = error
-        expression += f" REMOVE {AWAITING_ATTRIBUTE}"
+        expression += f" REMOVE {AWAITING_ATTRIBUTE}, delivery_lease_until"
         return self._update(
             approval_id, expression, values, require_callback=CallbackStatus.SENDING
         )

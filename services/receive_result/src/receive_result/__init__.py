@@ -1,3 +1,3 @@
 """receive_result: delivers an SSM Automation approval's decision to its waiting workflow."""
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"

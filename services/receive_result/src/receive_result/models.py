@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from approval_core.automations import is_terminal
@@ -84,10 +83,7 @@ FAILURE_ERRORS = {
 }
 
 
-@dataclass(frozen=True)
-class ApproverDecision:
-    # A docstring also spares the cold start: without one, dataclass() builds it with
-    # inspect.signature.
+class ApproverDecision(NamedTuple):
     """One approver's answer, as SSM reports it."""
 
     approver: str
@@ -192,8 +188,7 @@ class ApprovalStep(NamedTuple):
         )
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """What the workflow is told: the outcome and who decided."""
 
     approval_id: str
@@ -284,14 +279,13 @@ class Decision:
         return FAILURE_ERRORS[self.outcome], cause
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """What happened to one decision (kept by the idempotency store)."""
+class Delivery(NamedTuple):
+    """What happened to one decision."""
 
     approval_id: str
     outcome: str
     callback: str
-    detail: str | None = field(default=None)
+    detail: str | None = None
     via: str = "event"  # the path that made this delivery: event or sweep
 
     def to_dict(self) -> dict[str, str | None]:

@@ -13,6 +13,9 @@ from approval_core.pacing import PacingSettings
 DEFAULT_MAX_QUEUED_SECONDS = 3600
 # How long after its automation ended the sweep leaves an approval to its event.
 DEFAULT_SWEEP_GRACE_SECONDS = 60
+# How long a delivery holds its decision's callback (ReceiveResult.deliver): Lambda's longest
+# timeout, when the function's own is not set.
+DEFAULT_DELIVERY_LEASE_SECONDS = 900
 
 
 class Settings(NamedTuple):
@@ -28,6 +31,9 @@ class Settings(NamedTuple):
     # its event, most likely still on its way (EventBridge to Lambda is asynchronous): the
     # sweep spends no SSM read on it. 0: the sweep reads every finished automation.
     sweep_grace_seconds: int = DEFAULT_SWEEP_GRACE_SECONDS
+    # The function's timeout: a delivery holds its decision's callback that long (it cannot
+    # run longer); another attempt takes over a callback left half-way only after that.
+    delivery_lease_seconds: int = DEFAULT_DELIVERY_LEASE_SECONDS
     # Starting the next stage of an approval (approval_core.launcher.AutomationDocument); no
     # topic: this function cannot ask a next stage (nor remind).
     document_version: str = "$DEFAULT"
@@ -49,6 +55,9 @@ class Settings(NamedTuple):
             ),
             sweep_grace_seconds=environment.seconds(
                 "SWEEP_GRACE_SECONDS", DEFAULT_SWEEP_GRACE_SECONDS, zero_means="no grace"
+            ),
+            delivery_lease_seconds=environment.integer(
+                "DELIVERY_LEASE_SECONDS", DEFAULT_DELIVERY_LEASE_SECONDS, minimum=1
             ),
             document_version=environment.optional("APPROVAL_DOCUMENT_VERSION", "$DEFAULT"),
             notification_topic_arn=environment.optional("NOTIFICATION_TOPIC_ARN"),

@@ -333,6 +333,19 @@ run "sweep_grace_reaches_the_sweep_and_the_margin" {
   }
 }
 
+run "delivery_lease_is_the_functions_timeout" {
+  command = plan
+
+  variables {
+    lambda_timeout_seconds = 45
+  }
+
+  assert {
+    condition     = local.functions.receive_result.environment.DELIVERY_LEASE_SECONDS == "45" && local.functions.sweep_approvals.environment.DELIVERY_LEASE_SECONDS == "45" && !contains(keys(local.functions.close_approvals.environment), "DELIVERY_LEASE_SECONDS")
+    error_message = "Both delivering functions hold a claimed callback for their timeout; close_approvals delivers nothing."
+  }
+}
+
 run "escalation_defaults_reach_start_approval" {
   command = plan
 

@@ -7,7 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from approval_core.clients import client
-from receive_result.delivery import DeliveryParts, idempotency_config, wire_delivery
+from receive_result.delivery import DeliveryParts, wire_delivery
 from receive_result.errors import MalformedEvent, UnexpectedEvent
 from receive_result.models import StepStatusEvent
 from receive_result.observability import logger, metrics, tracer
@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # annotations only: not imported at a cold start
 _ssm = client("ssm")
 _dynamodb = client("dynamodb")
 _stepfunctions = client("stepfunctions")
-_idempotency_config = idempotency_config()
 
 
 @cache
@@ -30,7 +29,6 @@ def _app() -> DeliveryParts:
         ssm=_ssm,
         dynamodb=_dynamodb,
         stepfunctions=_stepfunctions,
-        config=_idempotency_config,
     )
 
 
@@ -55,5 +53,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if decision is None:
         return {"status": "IGNORED", "automation_execution_id": step_event.automation_execution_id}
     tracer.put_annotation(key="approval_id", value=decision.approval_id)
-    _idempotency_config.register_lambda_context(context)
-    return app.deliver(decision=decision).to_dict()
+    # Raises DeliveryLeaseHeld while another attempt is calling back: Lambda retries later.
+    return app.receiver.deliver(decision).to_dict()

@@ -14,7 +14,7 @@ import boto3
 
 from approval_core.clients import RETRY_CONFIG, client
 from approval_core.launcher import AutomationLauncher
-from receive_result.delivery import DeliveryParts, idempotency_config, wire_delivery
+from receive_result.delivery import DeliveryParts, wire_delivery
 from receive_result.logic.escalation import Escalation
 from receive_result.logic.sweep_approvals import SweepApprovals
 from receive_result.observability import logger, metrics, tracer
@@ -30,7 +30,6 @@ _ssm = client("ssm")
 _dynamodb = client("dynamodb")
 _stepfunctions = client("stepfunctions")
 _sns = boto3.client("sns", config=RETRY_CONFIG)  # reminders (approval_core.clients: no sns stub)
-_idempotency_config = idempotency_config()
 
 # Time kept back from a sweep for the last delivery to finish and the metrics to flush
 # (short, so that a short function timeout still sweeps; a delivery cut off by the timeout
@@ -52,13 +51,12 @@ def _app() -> _App:
         ssm=_ssm,
         dynamodb=_dynamodb,
         stepfunctions=_stepfunctions,
-        config=_idempotency_config,
     )
     sweep = SweepApprovals(
         delivery.records,
         delivery.automation,
         delivery.receiver,
-        lambda decision: delivery.deliver(decision=decision, via="sweep"),
+        lambda decision: delivery.receiver.deliver(decision, via="sweep"),
         max_queued_seconds=settings.max_queued_seconds,
         remind=_reminders(settings),
         grace_seconds=settings.sweep_grace_seconds,
@@ -81,7 +79,6 @@ def _reminders(settings: Settings) -> Callable[[Reminder], None] | None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Any event starts a sweep (the schedule's, or an operator's `{}`)."""
-    _idempotency_config.register_lambda_context(context)
     report = _app().sweep.run(
         has_time=lambda: context.get_remaining_time_in_millis() > _SWEEP_RESERVE_MS,
         now=scheduled_time(event),

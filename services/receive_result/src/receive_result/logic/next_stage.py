@@ -11,7 +11,6 @@ workflow that ended meanwhile (record CLOSED) gets the new automation cancelled.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
@@ -88,7 +87,7 @@ class NextStage:
                     "min_required_approvals": following.min_required_approvals,
                 },
             )
-            return dataclasses.replace(decision, outcome=Outcome.UNSATISFIABLE)
+            return decision._replace(outcome=Outcome.UNSATISFIABLE)
 
         now = self._clock()
         launch = StageLaunch(

@@ -3,7 +3,6 @@ workflow exactly once. sweep_approvals delivers through it too."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ from approval_core.records import (
     ApprovalStatus,
     CallbackAlreadyFinished,
     CallbackStatus,
+    DeliveryLeaseHeld,
     RecordNotPending,
 )
 from approval_core.stages import Stage, named_results
@@ -42,6 +42,8 @@ REREAD_DELAYS_SECONDS: tuple[float, ...] = (0.5, 1.5)
 _OUTCOMES = frozenset(outcome.value for outcome in Outcome)
 # The function that claims a decision, by the path it came by (the record's delivered_by).
 _DELIVERING_FUNCTION = {"event": "receive_result", "sweep": "sweep_approvals"}
+# Added to every lease: the clocks of two functions' hosts may differ by this much.
+LEASE_CLOCK_MARGIN_SECONDS = 10
 
 
 class ReceiveResult:
@@ -155,15 +157,19 @@ class ReceiveResult:
             logger.info("The stage's other request withdrawn", extra={"withdrawn": other})
 
     def deliver(self, decision: Decision, via: str = "event") -> Delivery:
-        """`via` (event, sweep) is kept with the result: a repeat answered from the
-        idempotency store tells which path really delivered."""
-        return dataclasses.replace(self._deliver(decision, via), via=via)
+        """Delivers the decision once, whoever else delivers it (duplicate events, retries,
+        the sweep): the record's conditional writes decide, with no store of their own.
+        `via` (event, sweep): the path, kept with the result. The attempt that claims the
+        callback holds it for its function's timeout (settings.delivery_lease_seconds): no
+        other calls back meanwhile (DeliveryLeaseHeld)."""
+        return self._deliver(decision, via)._replace(via=via)
 
     def _deliver(self, decision: Decision, via: str) -> Delivery:
         """Claims the decision on the record (PENDING -> DECIDED, once) and answers the
-        workflow. A claim left SENDING by an attempt that stopped half-way is finished;
-        Step Functions refuses a second answer to one task, so the workflow sees one. A
-        stage before the last that approved asks the next stage instead (logic/next_stage.py)."""
+        workflow. A claim left SENDING by an attempt that stopped half-way is taken over once
+        its lease has run out, and finished; Step Functions refuses a second answer to one
+        task, so the workflow sees one. A stage before the last that approved asks the next
+        stage instead (logic/next_stage.py)."""
         if decision.escalated and not decision.is_decided_by_approvers:
             # The escalation expired or was stopped: the stage still waits on its approvers.
             logger.info(
@@ -184,17 +190,21 @@ class ReceiveResult:
                 return advanced
             decision = advanced  # the approval ends at this stage
         now = self._clock()
+        lease = self._settings.delivery_lease_seconds + LEASE_CLOCK_MARGIN_SECONDS
+        lease_until = int(now.timestamp()) + lease
+        delivered_by = _DELIVERING_FUNCTION.get(via, via)
         try:
             record = self._records.claim_decision(
                 decision.approval_id,
                 decision.outcome.value,
                 now.isoformat(),
                 decided_by=[d.to_output() for d in decision.decided_by],
-                delivered_by=_DELIVERING_FUNCTION.get(via, via),
+                delivered_by=delivered_by,
                 # One stage: its result is the decision itself (decided_by), not stored twice:
                 # a record past 1 KB costs 2 write units per write.
                 stage_result=decision.stage_result() if decision.stage_count > 1 else None,
                 automation_execution_id=decision.automation_execution_id,
+                lease_until=lease_until,
             )
             _count_decision(decision, seconds=int(now.timestamp()) - record.requested_epoch)
         except RecordNotPending as claimed:
@@ -216,15 +226,52 @@ class ReceiveResult:
             if record.callback is not CallbackStatus.SENDING:
                 logger.info("Duplicate: the decision was delivered before")
                 return Delivery(decision.approval_id, record.outcome or "", "DUPLICATE")
-            logger.warning("Resuming a delivery that stopped before it was recorded")
+            taken = self._take_over(record, int(now.timestamp()), lease_until, delivered_by)
+            if taken is None:
+                return Delivery(decision.approval_id, record.outcome or "", "DUPLICATE")
+            record = taken
             if record.outcome in _OUTCOMES and record.outcome != decision.outcome.value:
                 # The claimed outcome stands: a NotStarted given up by the sweep reads as
                 # Cancelled in SSM afterwards (the sweep cancelled the queued automation).
-                decision = dataclasses.replace(decision, outcome=Outcome(record.outcome))
+                decision = decision._replace(outcome=Outcome(record.outcome))
         except LookupError:
             logger.warning("Ignored: no approval record for this approval id")
             return Delivery(decision.approval_id, decision.outcome.value, "NO_RECORD")
+        try:
+            return self._call_back(decision, record, now)
+        except Exception:
+            # An attempt that fails gives its lease back, so that Lambda's retry (or the
+            # next sweep) finishes the delivery at once, not after the lease runs out.
+            self._records.release_delivery(decision.approval_id, lease_until)
+            raise
 
+    def _take_over(
+        self, record: ApprovalRecord, now_epoch: int, lease_until: int, delivered_by: str
+    ) -> ApprovalRecord | None:
+        """A delivery that stopped half-way (callback SENDING) taken over, once its holder's
+        lease has run out; None when it finished meanwhile. Raises DeliveryLeaseHeld while
+        another attempt holds it: the event path's Lambda retries later, the sweep skips it."""
+        try:
+            record = self._records.take_over_delivery(
+                record.approval_id, now_epoch, lease_until, delivered_by
+            )
+        except DeliveryLeaseHeld as held:
+            logger.info(
+                "Stepped aside: another attempt is delivering this decision",
+                extra={
+                    "delivered_by": held.record.delivered_by,
+                    "lease_until": held.record.delivery_lease_until,
+                },
+            )
+            raise
+        except CallbackAlreadyFinished:
+            logger.info("Duplicate: the decision was delivered meanwhile")
+            return None
+        logger.warning("Resuming a delivery that stopped before it was recorded")
+        return record
+
+    def _call_back(self, decision: Decision, record: ApprovalRecord, now: datetime) -> Delivery:
+        """Answers the workflow of a claimed decision and records how it went."""
         try:
             stages = _stages_of(record, decision)
             if decision.is_decided_by_approvers:

@@ -14,9 +14,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-)
 
 from approval_core.automations import NON_TERMINAL_STATUSES, QUEUED_STATUS, is_terminal
 from approval_core.clock import utc_now
@@ -27,6 +24,7 @@ from approval_core.records import (
     ApprovalRecord,
     ApprovalRecords,
     ApprovalStatus,
+    DeliveryLeaseHeld,
     PendingApproval,
 )
 from approval_core.stages import Stage
@@ -39,16 +37,17 @@ from receive_result.observability import logger, metrics
 from receive_result.reminders import Reminder, ReminderNotSent
 from receive_result.sweep_report import SweepReport
 
-# A delivery result that this sweep made itself (not one the idempotency store returned):
-# the workflow answered, or the next stage of its approval asked.
+# A delivery result that this sweep made itself (not a duplicate of the event path's): the
+# workflow answered, or the next stage of its approval asked.
 _ANSWERED = ("DELIVERED", "REFUSED", NEXT_STAGE)
 # An automation in one of these asks (or is about to ask) its approvers: reminders are for it.
 _ASKING = NON_TERMINAL_STATUSES - {QUEUED_STATUS}
 
 
 class SweepApprovals:
-    """`deliver` is the event path's own (idempotent) delivery, so a decision delivered
-    both by its event and by the sweep reaches the workflow once.
+    """`deliver` is the event path's own delivery (ReceiveResult.deliver, through the record's
+    conditional writes), so a decision delivered both by its event and by the sweep reaches
+    the workflow once.
 
     The `pending` index it starts from is eventually consistent
     (docs/aws-behaviour.md#dynamodb-gsi-eventual-consistency): every approval it lists is
@@ -400,17 +399,17 @@ class SweepApprovals:
     def _deliver_once(self, decision: Decision) -> Delivery | None:
         try:
             return self._deliver(decision)
-        except IdempotencyAlreadyInProgressError:
+        except DeliveryLeaseHeld:
             logger.info(
-                "Skipped: the decision's event is being delivered right now",
+                "Skipped: the decision is being delivered right now (its event, most likely)",
                 extra={"approval_id": decision.approval_id},
             )
             return None
 
 
 def _made_by_this_sweep(delivery: Delivery | None) -> Delivery | None:
-    """The delivery when this sweep made it itself: None for one the idempotency store
-    answered with the event path's result, or one it stepped aside from."""
+    """The delivery when this sweep made it itself: None for a duplicate (the event path
+    delivered it first), or one it stepped aside from."""
     if delivery is not None and delivery.via == "sweep" and delivery.callback in _ANSWERED:
         return delivery
     return None
