@@ -174,7 +174,6 @@ class Worker:
                 "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
                 "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
-                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
                 "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",

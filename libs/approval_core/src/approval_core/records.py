@@ -492,7 +492,8 @@ class ApprovalRecords:
         its timeout, or it released the lease on an error), so that two attempts never call
         back at once (the second would be refused, and could record REFUSED for a workflow
         the first answered). Raises DeliveryLeaseHeld while the lease runs, carrying the
-        record; CallbackAlreadyFinished when the callback finished meanwhile."""
+        record; CallbackAlreadyFinished when the callback finished meanwhile
+        (docs/aws-behaviour.md#lambda-timeout)."""
         values = {
             ":lease": lease_until,
             ":now": now_epoch,

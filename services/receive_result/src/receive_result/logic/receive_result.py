@@ -42,7 +42,8 @@ REREAD_DELAYS_SECONDS: tuple[float, ...] = (0.5, 1.5)
 _OUTCOMES = frozenset(outcome.value for outcome in Outcome)
 # The function that claims a decision, by the path it came by (the record's delivered_by).
 _DELIVERING_FUNCTION = {"event": "receive_result", "sweep": "sweep_approvals"}
-# Added to every lease: the clocks of two functions' hosts may differ by this much.
+# Added to every lease: the clocks of two functions' hosts may differ by this much (AWS
+# documents no bound: docs/aws-behaviour.md#lambda-timeout).
 LEASE_CLOCK_MARGIN_SECONDS = 10
 
 
