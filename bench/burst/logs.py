@@ -74,6 +74,10 @@ DELIVERY_MESSAGES = {
     "resumed": "Resuming a delivery that stopped before it was recorded",
     "refused": "Callback refused: the workflow no longer waits for this approval",
     "recovered_by_sweep": "Sweep delivered a decision its event had not delivered",
+    # The delivery lease: another attempt held the callback (receive_result raised for
+    # Lambda's retry; the sweep skipped the approval till its next run).
+    "stepped_aside": "Stepped aside: another attempt is delivering this decision",
+    "skipped_held": "Skipped: the decision is being delivered right now (its event, most likely)",
 }
 
 

@@ -12,7 +12,7 @@ gate's calls settled, then reads the counts, the functions' REPORT lines and log
 executions' states entered, the records table's item sizes and the X-Ray traces. The sweep
 runs on a schedule: one idle run is measured apart (per hour, not per approval). Prints
 per approval both stacks side by side (the original from its template's code), the calls by
-caller, the sweep, one candidate saving and the prices' sources; `--json FILE` writes it
+caller, the sweep, what the records table holds and the prices' sources; `--json FILE` writes it
 all. Destroys the deployment and stops the local AWS at the end. Results go to
 docs/benchmarks.md, "Calls and cost per approval".
 """
@@ -90,11 +90,10 @@ def measure_run(gate: BurstGate, options: argparse.Namespace) -> dict[str, Any]:
             s: sum(a.status == s for a in approvals) for s in {a.status for a in approvals}
         },
         "email_subscriptions": measured.email_subscriptions,
-        "idempotency_records": measured.idempotency_records,
-        "item_bytes": measured.item_bytes,
+        "record_bytes": measured.record_bytes,
+        "other_items": measured.other_items,
         "result": result,
         "sweep": model.sweep_per_run(sweep),
-        "candidate": model.idempotency_candidate(result, options.approvals),
     }
 
 
@@ -116,7 +115,7 @@ def render(summary: dict[str, Any], notes: list[str]) -> str:
         "",
         report.sweep_table(summary["sweep"], LOCAL_SWEEP_MINUTES, MODULE_SWEEP_MINUTES),
         "",
-        report.candidate_lines(summary["candidate"]),
+        report.table_items(summary["record_bytes"], summary["other_items"]),
         "",
         report.citations(),
     ]

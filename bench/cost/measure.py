@@ -42,8 +42,8 @@ class Measured:
     calls: list[dict[str, Any]] = field(default_factory=list)
     functions: dict[str, FunctionUse] = field(default_factory=dict)
     states_entered: int = 0
-    item_bytes: dict[str, int] = field(default_factory=dict)  # "records"/"idempotency" -> max
-    idempotency_records: int = 0
+    record_bytes: int = 0  # the largest approval record
+    other_items: int = 0  # items neither approval records nor the pacing's slots
     traces: dict[str, int] = field(default_factory=dict)  # function -> distinct trace ids
     email_subscriptions: int = 0
 
@@ -123,20 +123,18 @@ def _value_size(value: dict[str, Any]) -> int:
 
 
 def records_table(gate: BurstGate, measured: Measured) -> None:
-    """The largest approval record and idempotency record (they share the table with the
-    pacing's slots, left out), and how many idempotency records the run left (each is one
-    PutItem and one UpdateItem)."""
-    sizes: dict[str, int] = defaultdict(int)
+    """The largest approval record, and how many items the run left that are neither approval
+    records nor the pacing's slots (`pacer#<action>`, one per SSM action): none since
+    receive_result 0.7.0, whose delivery lease on the record replaced Powertools' idempotency
+    records."""
     paginator = gate.client("dynamodb").get_paginator("scan")
     for page in paginator.paginate(TableName=gate.outputs["approvals_table_name"]):
         for item in page["Items"]:
             key = item["pk"]["S"]
-            if key.startswith("pacer#"):
-                continue  # one item per SSM action, not per approval
-            kind = "records" if key.startswith("approval#") else "idempotency"
-            sizes[kind] = max(sizes[kind], item_size(item))
-            measured.idempotency_records += kind == "idempotency"
-    measured.item_bytes = dict(sizes)
+            if key.startswith("approval#"):
+                measured.record_bytes = max(measured.record_bytes, item_size(item))
+            elif not key.startswith("pacer#"):
+                measured.other_items += 1
 
 
 def traces(gate: BurstGate, function_names: dict[str, str]) -> dict[str, int]:

@@ -1,5 +1,5 @@
 """Per approval: the gate's measured use, the original stack's (from its template's code),
-the same rows for both, and the calls no guarantee requires."""
+the same rows for both."""
 
 from __future__ import annotations
 
@@ -40,29 +40,16 @@ def by_caller(measured: Measured) -> dict[tuple[str, str, str], int]:
 
 
 def dynamodb_units(measured: Measured) -> dict[str, float]:
-    """WRU and RRU of the gate's DynamoDB calls, idempotency records apart: each idempotency
-    record is one PutItem and one UpdateItem of Powertools' layer; the rest are the approval
-    records' (sized by the largest item of each kind: an upper bound)."""
-    idempotency_bytes = measured.item_bytes.get("idempotency", 0)
-    records_bytes = measured.item_bytes.get("records", 0)
-    idempotency_writes = 2 * measured.idempotency_records
+    """WRU and RRU of the gate's DynamoDB calls, each sized as the largest approval record (an
+    upper bound: the pacing's slots are smaller)."""
     units = {"wru": 0.0, "rru": 0.0}
-    left = {"PutItem": measured.idempotency_records, "UpdateItem": measured.idempotency_records}
     for call in measured.calls:
         label = measured.callers.get(call["caller"], "")
         if call["service"] != "dynamodb" or label in (DRIVER, SWEEP):
             continue
-        count = call["count"]
-        taken = min(count, left.get(call["action"], 0)) if label in GATE_FUNCTIONS else 0
-        left[call["action"]] = left.get(call["action"], 0) - taken
-        for calls, size in ((taken, idempotency_bytes), (count - taken, records_bytes)):
-            wru, rru = request_units(call["action"], call["consistent_read"], size)
-            units["wru"] += calls * wru
-            units["rru"] += calls * rru
-    units["idempotency_calls"] = idempotency_writes
-    units["idempotency_wru"] = (
-        idempotency_writes * request_units("PutItem", True, idempotency_bytes)[0]
-    )
+        wru, rru = request_units(call["action"], call["consistent_read"], measured.record_bytes)
+        units["wru"] += call["count"] * wru
+        units["rru"] += call["count"] * rru
     return units
 
 
@@ -157,13 +144,4 @@ def sweep_per_run(measured: Measured) -> dict[str, Any]:
         "dollars": dollars("lambda_requests", 1)
         + dollars("lambda_gb_seconds", gb_seconds)
         + dollars("xray_traces", measured.traces.get(SWEEP, 0) / runs),
-    }
-
-
-def idempotency_candidate(result: dict[str, Any], approvals: int) -> dict[str, Any]:
-    """Powertools' idempotency records (receive_result's delivery), per 1,000 approvals."""
-    detail = result["dynamodb_detail"]
-    return {
-        "calls": detail["idempotency_calls"] * 1000 / approvals,
-        "wru": detail["idempotency_wru"] * 1000 / approvals,
     }

@@ -120,13 +120,19 @@ def sweep_table(sweep: dict[str, Any], local_minutes: int, default_minutes: int)
     return "\n".join(lines)
 
 
-def candidate_lines(candidate: dict[str, Any]) -> str:
+def table_items(record_bytes: int, other_items: int) -> str:
+    """What the records table held: the size every write and read is priced at, and whether
+    anything besides the approval records and the pacing's slots was written."""
+    others = (
+        "no other item: receive_result's delivery keeps no idempotency record (0.7.0 on: the "
+        "record's claim carries the delivery lease, `delivery_lease_until`, that replaced "
+        "Powertools' idempotency layer and its two writes per delivery)"
+        if not other_items
+        else f"{other_items} other item(s) (neither approval records nor pacing slots)"
+    )
     return (
-        "Kept: Powertools' idempotency records on receive_result's delivery (their "
-        "in-progress lock keeps the sweep from resuming a delivery the event path is making; "
-        "start_approval's were removed in 0.5.0): per 1,000 "
-        f"approvals {candidate['calls']:,.0f} DynamoDB calls, {candidate['wru']:,.0f} WRU "
-        f"({UNVERIFIED}), plus the Lambda time they take"
+        f"Records table: the largest approval record {record_bytes:,} bytes (every DynamoDB "
+        f"call priced at that size: an upper bound); {others}"
     )
 
 
