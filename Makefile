@@ -71,8 +71,9 @@ install: $(VENV)/.installed install-tools ## Create .venv, .venv-tools and node_
 # test left by PYTEST_ARGS (exit status 5) is not a failure. tests/aws skips without an account.
 TEST_LAYERS := unit functional e2e aws
 # The end-to-end files mostly wait (Terraform, SSM's rates, the approvers' minute), so they
-# run three at a time on two cores; each worker has its own local AWS.
-E2E_WORKERS ?= 3
+# run four at a time on two cores (605 s against 700 s with three: docs/benchmarks.md, "The
+# test suite"); each worker has its own local AWS.
+E2E_WORKERS ?= 4
 
 test: install ## Run every layer of tests: unit, functional (moto + local AWS), end to end (Terraform); prints each layer's time
 	@for layer in $(TEST_LAYERS); do \

@@ -101,7 +101,6 @@ class InMemoryGate:
             self.records,
             self.supervisor,
             self.receiver,
-            lambda decision: self.receiver.deliver(decision, via="sweep"),
             max_queued_seconds=max_queued_seconds,
             clock=self.clock,
             remind=remind or self.reminders.append,

@@ -77,7 +77,6 @@ def sweep_at(app, seconds_later: float, max_queued_seconds: int) -> SweepApprova
         parts.records,
         parts.automation,
         parts.receiver,
-        lambda decision: parts.receiver.deliver(decision, via="sweep"),
         max_queued_seconds=max_queued_seconds,
         clock=lambda: utc_now() + timedelta(seconds=seconds_later),
     )

@@ -56,7 +56,6 @@ def _app() -> _App:
         delivery.records,
         delivery.automation,
         delivery.receiver,
-        lambda decision: delivery.receiver.deliver(decision, via="sweep"),
         max_queued_seconds=settings.max_queued_seconds,
         remind=_reminders(settings),
         grace_seconds=settings.sweep_grace_seconds,

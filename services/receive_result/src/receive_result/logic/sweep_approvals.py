@@ -45,9 +45,9 @@ _ASKING = NON_TERMINAL_STATUSES - {QUEUED_STATUS}
 
 
 class SweepApprovals:
-    """`deliver` is the event path's own delivery (ReceiveResult.deliver, through the record's
-    conditional writes), so a decision delivered both by its event and by the sweep reaches
-    the workflow once.
+    """Delivers through the event path's own delivery (`receiver.deliver`, the record's
+    conditional claim and its lease), so a decision delivered both by its event and by the
+    sweep reaches the workflow once.
 
     The `pending` index it starts from is eventually consistent
     (docs/aws-behaviour.md#dynamodb-gsi-eventual-consistency): every approval it lists is
@@ -64,7 +64,6 @@ class SweepApprovals:
         records: ApprovalRecords,
         automation: AutomationSupervisor,
         receiver: ReceiveResult,
-        deliver: Callable[[Decision], Delivery],
         max_queued_seconds: int,
         clock: Callable[[], datetime] = utc_now,
         remind: Callable[[Reminder], None] | None = None,
@@ -74,7 +73,6 @@ class SweepApprovals:
         self._records = records
         self._automation = automation
         self._receiver = receiver
-        self._deliver = deliver
         self._max_queued_seconds = max_queued_seconds
         self._grace = timedelta(seconds=grace_seconds)
         self._escalation = escalation
@@ -398,7 +396,7 @@ class SweepApprovals:
 
     def _deliver_once(self, decision: Decision) -> Delivery | None:
         try:
-            return self._deliver(decision)
+            return self._receiver.deliver(decision, via="sweep")
         except DeliveryLeaseHeld:
             logger.info(
                 "Skipped: the decision is being delivered right now (its event, most likely)",
