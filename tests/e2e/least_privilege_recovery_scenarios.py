@@ -1,6 +1,7 @@
 """The gate's recoveries, as scenarios of tests/e2e/test_least_privilege.py (listed in
 least_privilege_scenarios.py; the run: least_privilege_run.py): a dead-lettered event and its
-redrive, a start retried or delivered twice, a workflow that ends while its approval starts."""
+redrive, a start retried or delivered twice, a workflow that ends while its approval starts,
+and the same two for an approval's next stage."""
 
 from __future__ import annotations
 
@@ -157,36 +158,50 @@ def _start_whose_record_update_fails(
     return payload, first
 
 
-def a_retried_start_that_ssm_refuses(run: Run) -> None:
-    """start_approval started the automation, then failed to record it; SSM answers the
-    retry's reused ClientToken with IdempotentParameterMismatch (one of the variants,
-    docs/aws-behaviour.md#undocumented-client-token-reuse): the retry finds the automation
-    by its tag and reuses it."""
-    gate = run.gate
+def _automations_of(gate: LocalGate, approval_id: str) -> list[str]:
+    """The ids of the automations SSM holds for one approval (the gate tags each one)."""
+    found = gate.client("ssm").describe_automation_executions(
+        Filters=[{"Key": "TagKey", "Values": [f"approval-gate:approval:{approval_id}"]}]
+    )["AutomationExecutionMetadataList"]
+    return [a["AutomationExecutionId"] for a in found]
+
+
+@contextlib.contextmanager
+def _ssm_refuses_a_reused_client_token(gate: LocalGate) -> Iterator[None]:
+    """The local AWS answers a reused ClientToken with IdempotentParameterMismatch (one of the
+    variants, docs/aws-behaviour.md#undocumented-client-token-reuse), then as before."""
     previous = gate.aws.api("/moto-api/sandbox/settings", method="GET")["sandbox"]
     gate.aws.api(
         "/moto-api/sandbox/settings",
         {"sandbox": {"client_token_reuse": "idempotent_parameter_mismatch"}},
     )
     try:
+        yield
+    finally:
+        gate.aws.api(
+            "/moto-api/sandbox/settings",
+            {"sandbox": {"client_token_reuse": previous["client_token_reuse"]}},
+        )
+
+
+def a_retried_start_that_ssm_refuses(run: Run) -> None:
+    """start_approval started the automation, then failed to record it; SSM answers the
+    retry's reused ClientToken with IdempotentParameterMismatch (one of the variants,
+    docs/aws-behaviour.md#undocumented-client-token-reuse): the retry finds the automation
+    by its tag and reuses it."""
+    gate = run.gate
+    with _ssm_refuses_a_reused_client_token(gate):
         payload, first = _start_whose_record_update_fails(gate, "least privilege: a retried start")
         run.check(
             first["error"] is not None,
             f"the first attempt should fail to record its automation: {first}",
         )
         retry = _invoke_start_approval(gate, payload | {"task_token": "token-of-the-retry"})
-    finally:
-        gate.aws.api(
-            "/moto-api/sandbox/settings",
-            {"sandbox": {"client_token_reuse": previous["client_token_reuse"]}},
-        )
     run.check(retry["error"] is None, f"the retried start failed: {retry['reply']}")
     approval_id = retry["reply"]["approval_id"]
-    tagged = gate.client("ssm").describe_automation_executions(
-        Filters=[{"Key": "TagKey", "Values": [f"approval-gate:approval:{approval_id}"]}]
-    )["AutomationExecutionMetadataList"]
+    tagged = _automations_of(gate, approval_id)
     run.check(
-        [a["AutomationExecutionId"] for a in tagged] == [retry["reply"]["automation_execution_id"]],
+        tagged == [retry["reply"]["automation_execution_id"]],
         f"the retry did not reuse the one automation of approval {approval_id}: {tagged}",
     )
     with contextlib.suppress(ClientError):
@@ -218,19 +233,30 @@ def held_automation_start(
         ssm_automation.start_execution = original  # type: ignore[assignment]
 
 
+def _stopped_while_starting(
+    run: Run,
+    execution_arn: str,
+    entered: threading.Event,
+    release: threading.Event,
+    starter: str,
+) -> None:
+    """Once `starter` is in SSM's (held) start, the workflow is stopped and close_approvals
+    closes its record; then SSM finishes the start."""
+    run.wait(entered.is_set, f"{starter} did not start the automation")
+    run.gate.client("stepfunctions").stop_execution(executionArn=execution_arn)
+    run.wait(
+        lambda: (r := run.record_of(execution_arn)) and r["status"] == "CLOSED",
+        "the record of the stopped workflow was not closed",
+    )
+    release.set()
+
+
 def a_workflow_that_ends_while_its_approval_starts(run: Run) -> None:
     """The workflow is stopped while SSM is starting its automation: close_approvals closes
     the record (no automation yet), so start_approval cancels the automation it started."""
-    gate = run.gate
     with held_automation_start() as (entered, release):
         execution_arn = run.start("least privilege: stopped while the approval starts")
-        run.wait(entered.is_set, "start_approval did not start the automation")
-        gate.client("stepfunctions").stop_execution(executionArn=execution_arn)
-        run.wait(
-            lambda: (r := run.record_of(execution_arn)) and r["status"] == "CLOSED",
-            "the record of the stopped workflow was not closed",
-        )
-        release.set()
+        _stopped_while_starting(run, execution_arn, entered, release, "start_approval")
         record = run.wait(
             lambda: (r := run.record_of(execution_arn)) and r.get("automation_execution_id") and r,
             "start_approval did not record the automation it started",
@@ -275,3 +301,71 @@ def a_failed_start_delivered_again(run: Run) -> None:
         gate.client("ssm").stop_automation_execution(
             AutomationExecutionId=again["reply"]["automation_execution_id"], Type="Cancel"
         )
+
+
+def two_stages(run: Run, message: str) -> str:
+    """A workflow that asks alice (stage change), then bob (stage security)."""
+    gate = run.gate
+    return run.start_request(
+        {
+            "message": message,
+            "stages": [
+                {"name": "change", "approvers": [gate.principal_arn("alice")]},
+                {"name": "security", "approvers": [gate.principal_arn("bob")]},
+            ],
+        }
+    )
+
+
+def a_retried_next_stage_start_that_ssm_refuses(run: Run) -> None:
+    """alice approves stage 1; receive_result starts stage 2's automation, then fails to
+    move the record on to it; Lambda's retry starts it again with the same ClientToken, which
+    SSM refuses (IdempotentParameterMismatch): the retry finds the automation by its tags and
+    moves the record on to it. One stage-2 automation, asked once."""
+    gate = run.gate
+    execution_arn = two_stages(run, "least privilege: a retried next-stage start")
+    first = run.waiting_automation(execution_arn)
+    with (
+        _ssm_refuses_a_reused_client_token(gate),
+        # The record's move to the next stage (advance_stage), once.
+        _fault(
+            gate,
+            "dynamodb",
+            "UpdateItem",
+            "ResourceNotFoundException",
+            times=1,
+            body_contains="SET stage_index = :next",
+        ),
+    ):
+        gate.decide("alice", first, "Approve", "the change is fine")
+        second = run.waiting_automation(execution_arn, after=first)
+    approval_id = (run.record_of(execution_arn) or {})["approval_id"]
+    stage_two = [a for a in _automations_of(gate, approval_id) if a != first]
+    run.check(
+        stage_two == [second], f"stage 2 of {approval_id} started more than once: {stage_two}"
+    )
+    with contextlib.suppress(ClientError):
+        gate.client("ssm").stop_automation_execution(AutomationExecutionId=second, Type="Cancel")
+
+
+def a_workflow_that_ends_while_its_next_stage_starts(run: Run) -> None:
+    """alice approves stage 1; while SSM starts stage 2's automation, the workflow is
+    stopped: close_approvals closes the record, so receive_result cancels the automation it
+    started for stage 2."""
+    gate = run.gate
+    execution_arn = two_stages(run, "least privilege: stopped while the next stage starts")
+    first = run.waiting_automation(execution_arn)
+    with held_automation_start() as (entered, release):
+        gate.decide("alice", first, "Approve", "the change is fine")
+        _stopped_while_starting(run, execution_arn, entered, release, "receive_result")
+    approval_id = (run.record_of(execution_arn) or {})["approval_id"]
+
+    def stage_two() -> str | None:
+        later = [a for a in _automations_of(gate, approval_id) if a != first]
+        return later[0] if later else None
+
+    second = run.wait(stage_two, "receive_result did not start the next stage")
+    run.wait(
+        lambda: run.automation_status(second) == "Cancelled",
+        f"receive_result did not cancel stage 2's automation {second} of its ended workflow",
+    )

@@ -16,9 +16,12 @@ from tests.e2e.least_privilege_recovery_scenarios import (
     a_dead_lettered_result_and_its_redrive,
     a_dead_lettered_workflow_end_and_its_redrive,
     a_failed_start_delivered_again,
+    a_retried_next_stage_start_that_ssm_refuses,
     a_retried_start_that_ssm_refuses,
     a_workflow_that_ends_while_its_approval_starts,
+    a_workflow_that_ends_while_its_next_stage_starts,
     the_same_start_twice,
+    two_stages,
 )
 from tests.e2e.least_privilege_run import Run
 from tests.support.sandbox_account import STEP_EVENT
@@ -77,25 +80,11 @@ def a_lost_event_and_the_sweep(run: Run) -> None:
     run.traced(gate.outputs["sweep_function_name"])
 
 
-def _two_stages(run: Run, message: str) -> str:
-    """A workflow that asks alice (stage change), then bob (stage security)."""
-    gate = run.gate
-    return run.start_request(
-        {
-            "message": message,
-            "stages": [
-                {"name": "change", "approvers": [gate.principal_arn("alice")]},
-                {"name": "security", "approvers": [gate.principal_arn("bob")]},
-            ],
-        }
-    )
-
-
 def a_two_stage_approval(run: Run) -> None:
     """alice approves the first stage; receive_result asks the second (its automation in the
     record); bob approves it, and the workflow goes on approved with both stages."""
     gate = run.gate
-    execution_arn = _two_stages(run, "least privilege: two stages")
+    execution_arn = two_stages(run, "least privilege: two stages")
     first = run.waiting_automation(execution_arn)
     gate.decide("alice", first, "Approve", "the change is fine")
     second = run.waiting_automation(execution_arn, after=first)
@@ -109,7 +98,7 @@ def a_two_stage_approval_whose_first_event_is_lost(run: Run) -> None:
     """The first stage's SSM event is lost: the sweep delivers alice's approval, so it asks
     the second stage; bob approves it (its event arrives)."""
     gate = run.gate
-    execution_arn = _two_stages(run, "least privilege: two stages, the first event lost")
+    execution_arn = two_stages(run, "least privilege: two stages, the first event lost")
     first = run.waiting_automation(execution_arn)
     _approved_with_its_event_lost(run, first)
     gate.sweep(later_by=gate.sweep_grace_seconds, wait=False)
@@ -238,5 +227,9 @@ SCENARIOS: dict[str, Callable[[Run], None]] = {
     "a retried start that SSM refuses": a_retried_start_that_ssm_refuses,
     "a workflow that ends while its approval starts": (
         a_workflow_that_ends_while_its_approval_starts
+    ),
+    "a retried next-stage start that SSM refuses": a_retried_next_stage_start_that_ssm_refuses,
+    "a workflow that ends while its next stage starts": (
+        a_workflow_that_ends_while_its_next_stage_starts
     ),
 }

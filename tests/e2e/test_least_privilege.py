@@ -40,6 +40,8 @@ RESULT_DEAD_LETTER = "a dead-lettered result and its redrive"
 WORKFLOW_END_DEAD_LETTER = "a dead-lettered workflow end and its redrive"
 RETRIED_START = "a retried start that SSM refuses"
 ENDED_WHILE_STARTING = "a workflow that ends while its approval starts"
+RETRIED_NEXT_STAGE_START = "a retried next-stage start that SSM refuses"
+ENDED_WHILE_NEXT_STAGE_STARTS = "a workflow that ends while its next stage starts"
 EXPIRED = "an expired approval"
 REMINDER = "a reminder"
 TWO_STAGES = "a two-stage approval"
@@ -68,16 +70,6 @@ NO_PUBLISH_KEY_CHECK = (
     "local AWS lacks the check: it authorises a role's own sns:Publish to an encrypted topic "
     "without the topic key's kms:GenerateDataKey and kms:Decrypt (it checks them only for "
     "the messages services send, such as SSM's); AWS requires both of the publisher"
-)
-NEXT_STAGE_RETRY_NOT_SHOWN = (
-    "no scenario shows it yet: receive_result lists automations only when SSM refuses a "
-    "retried start of a next stage (IdempotentParameterMismatch); the retried start is shown "
-    "for start_approval only (a retried start that SSM refuses)"
-)
-NEXT_STAGE_CANCEL_NOT_SHOWN = (
-    "no scenario shows it yet: receive_result cancels a next stage's automation only when the "
-    "workflow ended while that stage started; shown for start_approval only (a workflow that "
-    "ends while its approval starts)"
 )
 NO_TELEMETRY_CHECK = (
     "local AWS lacks the check: its X-Ray daemon sends no telemetry records, so "
@@ -144,15 +136,8 @@ CASES: list[Case] = [
     ),
     # receive_result (a stage that approved asks the next: what starting one takes)
     *_stage_start_cases("receive_result", TWO_STAGES),
-    Case(
-        "receive_result", "ListApprovalAutomations", TWO_STAGES, finding=NEXT_STAGE_RETRY_NOT_SHOWN
-    ),
-    Case(
-        "receive_result",
-        "CancelApprovalAutomations",
-        TWO_STAGES,
-        finding=NEXT_STAGE_CANCEL_NOT_SHOWN,
-    ),
+    Case("receive_result", "ListApprovalAutomations", RETRIED_NEXT_STAGE_START),
+    Case("receive_result", "CancelApprovalAutomations", ENDED_WHILE_NEXT_STAGE_STARTS),
     Case("receive_result", "ReadApprovalRecords", TWO_STAGES),
     Case("receive_result", "ReadAutomationExecutions", APPROVAL),
     Case("receive_result", "UpdateApprovalRecords", APPROVAL),
