@@ -72,6 +72,15 @@ _OPTIONAL_NUMBERS = (
 # record younger than this to see whether a reminder is due.
 MIN_REMIND_AFTER_SECONDS = 60
 
+
+def repr_without_token(value: tuple[object, ...]) -> str:
+    """A NamedTuple's repr with its `task_token` field left out: what holds a task token is
+    never printed with it (logs, tracebacks, test output)."""
+    fields = cast("NamedTuple", value)._asdict()
+    shown = ", ".join(f"{name}={v!r}" for name, v in fields.items() if name != "task_token")
+    return f"{type(value).__name__}({shown})"
+
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -140,10 +149,7 @@ class ApprovalRecord(NamedTuple):
     delivery_lease_until: int | None = None
 
     def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{name}={value!r}" for name, value in self._asdict().items() if name != "task_token"
-        )
-        return f"ApprovalRecord({shown})"
+        return repr_without_token(self)
 
     @property
     def key(self) -> Item:

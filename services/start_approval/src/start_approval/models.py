@@ -6,6 +6,7 @@ import uuid
 from typing import NamedTuple
 
 from approval_core.launcher import StageLaunch
+from approval_core.records import repr_without_token
 from approval_core.stages import DEFAULT_STAGE_NAME, Stage, stage_message
 
 # Fixed namespace: the approval id of a Task state entry is the same in every retry.
@@ -73,11 +74,7 @@ class TaskInvocation(NamedTuple):
     request: ApprovalRequest
 
     def __repr__(self) -> str:
-        return (
-            f"TaskInvocation(execution_arn={self.execution_arn!r}, state_name="
-            f"{self.state_name!r}, state_entered_time={self.state_entered_time!r}, "
-            f"request={self.request!r})"
-        )
+        return repr_without_token(self)
 
     @property
     def approval_id(self) -> str:
