@@ -445,7 +445,7 @@ class FakeWorkflowCallbacks(_Journaled):
         self.answers: list[Answer] = []
         self._waiting: set[str] = set()
         self._gone: dict[str, str] = {}  # token -> the error code Step Functions answers
-        self._failures: list[Exception] = []
+        self._failures: list[BaseException] = []
         # Runs once, at the next call, before it is answered (a concurrent attempt, say).
         self.during_next_call: Callable[[], None] | None = None
 
@@ -458,8 +458,9 @@ class FakeWorkflowCallbacks(_Journaled):
         self._waiting.discard(task_token)
         self._gone[task_token] = code
 
-    def fail_next(self, *errors: Exception) -> None:
-        """The next calls raise these (throttling, a service error): not a refusal."""
+    def fail_next(self, *errors: BaseException) -> None:
+        """The next calls raise these (throttling, a service error; a BaseException for an
+        invocation killed by its timeout, which runs no more of its code): not a refusal."""
         self._failures.extend(errors)
 
     def succeed(self, task_token: str, output: dict[str, Any]) -> None:

@@ -10,10 +10,11 @@ import pytest
 
 from approval_core.environment import ConfigurationError
 from approval_core.records import ApprovalStatus, CallbackStatus, DeliveryLeaseHeld
+from receive_result.logic.receive_result import LEASE_CLOCK_MARGIN_SECONDS
 from receive_result.models import ApproverDecision
 from receive_result.reminders import MESSAGE_LIMIT, Reminder, ReminderNotSent
 from receive_result.scheduled_event import scheduled_time
-from receive_result.settings import Settings
+from receive_result.settings import DEFAULT_DELIVERY_LEASE_SECONDS, Settings
 from receive_result.sweep_report import SweepReport
 from tests.support.in_memory_gate import ALICE, BOB, MAX_QUEUED_SECONDS, REQUEST, InMemoryGate
 
@@ -141,6 +142,30 @@ def test_a_delivery_whose_holder_died_is_taken_over_once_its_lease_ran_out(gate:
     record = gate.record(started.approval_id)
     assert (record.callback, record.delivered_by) == (CallbackStatus.DELIVERED, "sweep_approvals")
     assert record.delivery_lease_until is None
+
+
+class InvocationKilled(BaseException):
+    """Lambda stops an invocation at its timeout: none of its code runs after (no `except
+    Exception`, no lease given back)."""
+
+
+def test_a_killed_holders_lease_outlasts_its_timeout_by_the_clock_margin(gate: InMemoryGate):
+    """The sweep claims, then is killed while calling back. Another attempt whose clock runs
+    up to LEASE_CLOCK_MARGIN_SECONDS ahead still finds the lease held at the moment the holder
+    was killed; past the timeout plus the margin it takes over and delivers once."""
+    started = gate.start()
+    gate.decide(started.automation_execution_id, "Approved", APPROVE)
+    gate.callbacks.fail_next(InvocationKilled())
+    with pytest.raises(InvocationKilled):
+        gate.sweeper().run()
+    timeout = DEFAULT_DELIVERY_LEASE_SECONDS  # the in-memory gate's settings
+
+    gate.clock.advance(timeout + LEASE_CLOCK_MARGIN_SECONDS)
+    assert gate.sweeper().run().delivered == ()
+    assert gate.callbacks.answers == []
+    gate.clock.advance(1)
+    assert gate.sweeper().run().delivered == (started.approval_id,)
+    assert len(gate.callbacks.answers) == 1
 
 
 def test_the_event_path_raises_while_another_attempt_holds_the_callback(gate: InMemoryGate):
